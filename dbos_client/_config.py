@@ -1,0 +1,86 @@
+"""The database URL: where it comes from, what it may look like, and how it is shown. Pure.
+
+A password must never reach an error, a log line or a repr: everything printable goes
+through ``redact``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from ._version import __version__
+from .errors import InvalidArgumentError
+
+URL_ENV = "DBOS_SYSTEM_DATABASE_URL"
+CONNECTION_APPLICATION_NAME = f"dbos_client/{__version__}"
+_POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{hostport}"
+    query = parts.query
+    if query:
+        pairs = [(k, "***" if k.lower() == "password" else v) for k, v in parse_qsl(query, keep_blank_values=True)]
+        query = urlencode(pairs, safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    conninfo: str
+    display_url: str
+    database: str
+
+    def __repr__(self) -> str:
+        return f"DatabaseConfig({self.display_url!r})"
+
+
+def resolve(url: Optional[str]) -> DatabaseConfig:
+    """Validate the URL (or ``DBOS_SYSTEM_DATABASE_URL``) and build the connection string."""
+    if url is None:
+        url = os.environ.get(URL_ENV)
+        if not url:
+            raise InvalidArgumentError(
+                f"no system database URL: pass system_database_url=... or set {URL_ENV}"
+            )
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidArgumentError("system_database_url must be a non-empty string")
+    shown = redact(url)
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise InvalidArgumentError(f"system_database_url must be a URL like postgresql://user@host:5432/db, got {shown!r}")
+    # SQLAlchemy-style URLs (postgresql+psycopg://) are what DBOS users have: accept them.
+    base_scheme = scheme.split("+", 1)[0].lower()
+    if base_scheme == "sqlite":
+        raise InvalidArgumentError("SQLite system databases are not supported yet; use a Postgres URL")
+    if base_scheme not in _POSTGRES_SCHEMES:
+        raise InvalidArgumentError(f"system_database_url must be a postgresql:// URL, got scheme {scheme!r}")
+    libpq_url = f"postgresql://{rest}"
+    try:
+        params = conninfo_to_dict(libpq_url)
+    except Exception as exc:
+        # psycopg's message may quote the URL: do not chain it, it could hold the password.
+        raise InvalidArgumentError(f"system_database_url {shown!r} is not a valid Postgres URL ({type(exc).__name__})") from None
+    extra = {}
+    if "application_name" not in params:
+        extra["application_name"] = CONNECTION_APPLICATION_NAME
+    if "connect_timeout" not in params:
+        extra["connect_timeout"] = "10"
+    conninfo = make_conninfo(libpq_url, **extra)
+    database = str(params.get("dbname") or params.get("user") or "")
+    return DatabaseConfig(conninfo=conninfo, display_url=redact(f"{base_scheme}://{rest}"), database=database)

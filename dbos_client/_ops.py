@@ -1,0 +1,346 @@
+"""The client's operations, each written once as a generator. No I/O here.
+
+An operation yields actions and receives their results:
+  * ``Query``: run one statement, send back its rows (the shell retries transient failures);
+  * ``Wait``: pause for up to ``seconds``; a notification on (channel, key) may end it early;
+  * ``Emit``: hand one value to the caller (read_stream only).
+A psycopg error from a Query is thrown back into the generator, so the operation that
+knows what a foreign-key violation means is the one that translates it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any, Generator, Literal, Optional, TypeVar, Union
+
+from psycopg import errors as pgerr
+from psycopg import sql
+
+from ._options import EnqueueRequest
+from ._schema import DETECT, SchemaInfo, migration_version_query, parse_detection
+from ._serialization import Codec, is_stream_closed
+from ._sql import NULL_TOPIC, Queries
+from ._wait import Poll
+from .errors import (
+    DeduplicatedError,
+    MaxRecoveryAttemptsExceededError,
+    ResultTimeoutError,
+    SerializationError,
+    StreamTimeoutError,
+    WorkflowCancelledError,
+    WorkflowIdConflictError,
+    WorkflowNotFoundError,
+)
+from .models import ACTIVE_STATUSES, WorkflowStatus
+
+logger = logging.getLogger("dbos_client")
+
+EVENTS_CHANNEL = "dbos_workflow_events_channel"
+STREAMS_CHANNEL = "dbos_streams_channel"
+_DEDUP_CONSTRAINTS = ("uq_workflow_status_dedup_id", "uq_workflow_status_queue_name_dedup_id")
+_FINAL = frozenset({"SUCCESS", "ERROR"})  # no resume, no fork in place: nothing more will be written
+
+
+@dataclass(frozen=True)
+class Query:
+    statement: sql.Composable
+    params: Any = None
+    fetch: Literal["one", "all", "none"] = "all"
+    #: The caller's monotonic deadline; retries stop there too.
+    deadline: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Wait:
+    seconds: float
+    channel: Optional[str] = None
+    key: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Emit:
+    value: Any
+
+
+Action = Union[Query, Wait, Emit]
+T = TypeVar("T")
+Op = Generator[Action, Any, T]
+
+
+def detect_schema(schema: str, database: str) -> Op[SchemaInfo]:
+    row = yield Query(DETECT, {"schema": schema}, fetch="one")
+    info = parse_detection(schema, database, row[0], row[1])
+    version_query = migration_version_query(info)
+    if version_query is not None:
+        version = yield Query(version_query, fetch="one")
+        info = SchemaInfo(info.schema, info.tables, info.notifications_trigger, version[0] if version else None)
+    return info
+
+
+@dataclass(frozen=True)
+class EnqueueOutcome:
+    workflow_id: str
+    #: False when a 3.x database has no row for the queue: no application will dequeue it.
+    queue_known: Optional[bool]
+
+
+def enqueue(q: Queries, req: EnqueueRequest) -> Op[EnqueueOutcome]:
+    """Insert the workflow row (and its inputs) in one statement; attach or refuse on reuse."""
+    info = q.info
+    params = {c: req.row[c] for c in q.enqueue_columns}
+    params["inputs"] = req.inputs
+    params["delay_ms"] = req.delay_ms
+    if "attributes" in params:
+        from psycopg.types.json import Jsonb
+
+        params["attributes"] = Jsonb(params["attributes"])
+    if req.delay_ms is not None and not info.has("workflow_status", "delay_until_epoch_ms"):
+        from .errors import InvalidArgumentError
+
+        raise InvalidArgumentError("delay_seconds needs DBOS 2.16 or later; this database's schema has no DELAYED status")
+    # A dedup holder can finish between our failed insert and the lookup; a few rounds settle it.
+    for _ in range(5):
+        try:
+            row = yield Query(q.enqueue, params, fetch="one")
+        except pgerr.UniqueViolation as exc:
+            constraint = getattr(exc.diag, "constraint_name", None)
+            if constraint not in _DEDUP_CONSTRAINTS:
+                raise
+            if not req.return_existing_on_dedup:
+                raise DeduplicatedError(
+                    f"workflow {req.workflow_id!r} was not enqueued: queue {req.queue_name!r} already has a "
+                    f"workflow with deduplication id {req.deduplication_id!r}",
+                    workflow_id=req.workflow_id, queue_name=req.queue_name, deduplication_id=req.deduplication_id,
+                ) from None  # fmt: skip
+            holder = yield Query(q.find_deduplicated, (req.queue_name, req.deduplication_id), fetch="one")
+            if holder is not None:
+                return EnqueueOutcome(holder[0], None)
+            continue
+        inserted, name, class_name, config_name, queue_name, status, creator_xid, queue_known = row
+        if inserted:
+            return EnqueueOutcome(req.workflow_id, queue_known)
+        if name is None:
+            # Taken by a row committed after this statement's snapshot: look at it now.
+            existing = yield Query(q.find_existing, (req.workflow_id,), fetch="one")
+            if existing is None:
+                continue
+            name, class_name, config_name, queue_name, status, creator_xid = existing
+        if creator_xid is not None and creator_xid == req.row["creator_xid"]:
+            return EnqueueOutcome(req.workflow_id, queue_known)  # our own earlier, retried attempt
+        _check_reuse(req, name, class_name, config_name, queue_name, status)
+        return EnqueueOutcome(req.workflow_id, queue_known)
+    raise DeduplicatedError(
+        f"workflow {req.workflow_id!r} was not enqueued: the deduplication id {req.deduplication_id!r} "
+        f"on queue {req.queue_name!r} kept changing hands",
+        workflow_id=req.workflow_id, queue_name=req.queue_name, deduplication_id=req.deduplication_id,
+    )  # fmt: skip
+
+
+def _check_reuse(req: EnqueueRequest, name: str, class_name: Any, config_name: Any, queue_name: Any, status: Any) -> None:
+    """DBOS's rules for an id that is already taken: same function attaches, else conflict."""
+    mismatch = [
+        f"{what} {theirs!r} (asked for {ours!r})"
+        for what, theirs, ours in (
+            ("workflow name", name, req.workflow_name),
+            ("class name", class_name, req.class_name),
+            ("instance name", config_name, req.instance_name),
+        )
+        if theirs != ours
+    ]
+    if mismatch or req.reject_existing_id:
+        detail = "; it has " + ", ".join(mismatch) if mismatch else f" (status {status})"
+        raise WorkflowIdConflictError(
+            f"workflow id {req.workflow_id!r} is already used by another workflow{detail}",
+            workflow_id=req.workflow_id,
+        )
+    if queue_name != req.queue_name:
+        logger.warning(
+            "workflow %r already exists on queue %r; it was not moved to queue %r",
+            req.workflow_id, queue_name, req.queue_name,
+        )  # fmt: skip
+
+
+def send(q: Queries, destination_id: str, text: str, tag: str, topic: Optional[str], idempotency_key: Optional[str]) -> Op[None]:
+    # The id is fixed before the first attempt, so a retry after a lost commit is a no-op.
+    message_id = f"{idempotency_key}::{destination_id}" if idempotency_key is not None else str(uuid.uuid4())
+    params: list[Any] = [destination_id, topic if topic is not None else NULL_TOPIC, text, message_id]
+    if q.send_has_serialization:
+        params.append(tag)
+    try:
+        yield Query(q.send, params, fetch="none")
+    except pgerr.ForeignKeyViolation:
+        raise WorkflowNotFoundError(destination_id, "send destination") from None
+
+
+def get_event(q: Queries, codec: Codec, workflow_id: str, key: str, poll: Poll) -> Op[Any]:
+    """The event's latest value; None at the deadline, or at once if the workflow has finished without it."""
+    while True:
+        value, tag, status = yield Query(q.get_event, {"id": workflow_id, "key": key}, fetch="one", deadline=poll.deadline)
+        if value is not None:
+            return codec.decode(value, tag, f"value of event {key!r}")
+        if status in _FINAL:
+            return None
+        delay = poll.next_delay()
+        if delay is None:
+            return None
+        yield Wait(delay, EVENTS_CHANNEL, f"{workflow_id}::{key}")
+
+
+def get_all_events(q: Queries, codec: Codec, workflow_id: str) -> Op[dict[str, Any]]:
+    rows = yield Query(q.get_all_events, (workflow_id,))
+    if not rows:
+        raise WorkflowNotFoundError(workflow_id, "get_all_events")
+    return {key: codec.decode(value, tag, f"value of event {key!r}") for key, value, tag in rows if key is not None}
+
+
+def read_stream(q: Queries, codec: Codec, workflow_id: str, key: str, offset: int, poll: Poll) -> Op[None]:
+    """Emit every value from ``offset`` on, live, until the close sentinel or a drained finished workflow."""
+    drained_once = False
+    while True:
+        rows = yield Query(q.read_stream, {"id": workflow_id, "key": key, "offset": offset}, deadline=poll.deadline)
+        if not rows:
+            raise WorkflowNotFoundError(workflow_id, "read_stream")
+        status = rows[0][0]
+        progressed = False
+        for _, value, tag, row_offset in rows:
+            if row_offset is None or row_offset != offset:
+                break  # only consecutive offsets are safe to hand out
+            decoded = codec.decode(value, tag, f"value {row_offset} of stream {key!r}")
+            if is_stream_closed(decoded):
+                return None
+            yield Emit(decoded)
+            offset += 1
+            progressed = True
+        if progressed:
+            # The timeout is per value, and a writer that just wrote may write again soon.
+            poll.restart()
+            drained_once = False
+            continue
+        if status not in ACTIVE_STATUSES:
+            # Cancel and timeouts change the status while the writer may still be
+            # finishing: re-read once before calling the stream ended.
+            if drained_once:
+                return None
+            drained_once = True
+            continue
+        delay = poll.next_delay()
+        if delay is None:
+            raise StreamTimeoutError(
+                f"no value arrived on stream {key!r} of workflow {workflow_id!r} within "
+                f"{poll.timeout_seconds} s",
+                workflow_id=workflow_id, key=key, offset=offset, timeout_seconds=poll.timeout_seconds,
+            )  # fmt: skip
+        yield Wait(delay, STREAMS_CHANNEL, f"{workflow_id}::{key}")
+
+
+def get_result(q: Queries, codec: Codec, workflow_id: str, poll: Poll) -> Op[Any]:
+    """The workflow's return value, its own exception raised, or a client error for cancel/dead-letter."""
+    while True:
+        row = yield Query(q.get_result, (workflow_id,), fetch="one", deadline=poll.deadline)
+        if row is None:
+            raise WorkflowNotFoundError(workflow_id, "get_result")
+        status, output, error, tag = row
+        if status == "SUCCESS":
+            return codec.decode(output, tag, "workflow output")
+        if status == "ERROR":
+            exc = codec.decode_error(error, tag)
+            if exc is None:
+                raise SerializationError(f"workflow {workflow_id!r} ended in ERROR but recorded no error")
+            raise exc
+        if status == "CANCELLED":
+            raise WorkflowCancelledError(f"workflow {workflow_id!r} was cancelled", workflow_id=workflow_id)
+        if status == "MAX_RECOVERY_ATTEMPTS_EXCEEDED":
+            raise MaxRecoveryAttemptsExceededError(
+                f"workflow {workflow_id!r} exceeded its maximum recovery attempts and was dead-lettered",
+                workflow_id=workflow_id,
+            )
+        delay = poll.next_delay()
+        if delay is None:
+            raise ResultTimeoutError(
+                f"workflow {workflow_id!r} was still {status} after {poll.timeout_seconds} s",
+                workflow_id=workflow_id, status=status, timeout_seconds=poll.timeout_seconds,
+            )  # fmt: skip
+        # Completion sends no notification in any DBOS version: polling is the only way.
+        yield Wait(delay)
+
+
+def get_status(q: Queries, codec: Codec, workflow_id: str) -> Op[WorkflowStatus]:
+    row = yield Query(q.get_status, (workflow_id,), fetch="one")
+    if row is None:
+        raise WorkflowNotFoundError(workflow_id, "get_status")
+    return status_from_row(q, codec, row)
+
+
+def status_from_row(q: Queries, codec: Codec, row: Any) -> WorkflowStatus:
+    f = dict(zip(q.status_fields, row))
+    inputs, output, error = row[len(q.status_fields):]  # fmt: skip
+    tag = f["serialization"]
+    wid = f["workflow_uuid"]
+    roles = f["authenticated_roles"]
+    attributes = f["attributes"]
+    return WorkflowStatus(
+        workflow_id=wid,
+        status=f["status"],
+        name=f["name"],
+        class_name=f["class_name"],
+        config_name=f["config_name"],
+        authenticated_user=f["authenticated_user"],
+        assumed_role=f["assumed_role"],
+        authenticated_roles=_lenient(lambda: json.loads(roles), roles) if roles else None,
+        input=_lenient(lambda: codec.decode_args(inputs, tag), inputs, wid, "input"),
+        output=_lenient(lambda: codec.decode(output, tag), output, wid, "output"),
+        error=_lenient(lambda: codec.decode_error(error, tag), error, wid, "error"),
+        created_at=f["created_at"],
+        updated_at=f["updated_at"],
+        queue_name=f["queue_name"],
+        executor_id=f["executor_id"],
+        app_version=f["application_version"],
+        app_id=f["application_id"],
+        recovery_attempts=f["recovery_attempts"],
+        workflow_timeout_ms=f["workflow_timeout_ms"],
+        workflow_deadline_epoch_ms=f["workflow_deadline_epoch_ms"],
+        deduplication_id=f["deduplication_id"],
+        priority=f["priority"],
+        queue_partition_key=f["queue_partition_key"],
+        forked_from=f["forked_from"],
+        was_forked_from=bool(f["was_forked_from"]),
+        parent_workflow_id=f["parent_workflow_id"],
+        dequeued_at=f["started_at_epoch_ms"],
+        delay_until_epoch_ms=f["delay_until_epoch_ms"],
+        completed_at=f["completed_at"],
+        attributes=attributes if isinstance(attributes, dict) else None,
+        schedule_name=f["schedule_name"],
+        application_name=f["application_name"],
+        serialization=tag,
+    )
+
+
+def _lenient(decode: Any, raw: Any, workflow_id: str = "", what: str = "") -> Any:
+    """Decode, or keep the stored text: reading a status must not fail on one payload."""
+    try:
+        return decode()
+    except Exception as exc:
+        if what:
+            logger.warning("could not decode the %s of workflow %r, returning the stored text: %s", what, workflow_id, exc)
+        return raw
+
+
+def ensure_exists(q: Queries, workflow_id: str) -> Op[None]:
+    row = yield Query(q.exists, (workflow_id,), fetch="one")
+    if row is None:
+        raise WorkflowNotFoundError(workflow_id, "retrieve_workflow")
+
+
+def cancel(q: Queries, workflow_id: str, cancel_children: bool) -> Op[None]:
+    found, _ = yield Query(q.cancel, {"id": workflow_id, "children": cancel_children}, fetch="one")
+    if not found:
+        raise WorkflowNotFoundError(workflow_id, "cancel_workflow")
+
+
+def resume(q: Queries, workflow_id: str, queue_name: Optional[str]) -> Op[None]:
+    found, _ = yield Query(q.resume, {"id": workflow_id, "queue": queue_name}, fetch="one")
+    if not found:
+        raise WorkflowNotFoundError(workflow_id, "resume_workflow")

@@ -1,0 +1,192 @@
+"""Validate user input at the boundary; nothing below this module sees an unchecked dict. Pure.
+
+Every check runs, and every value is serialized, before the first statement is sent,
+so bad input never leaves a half-written workflow behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from ._serialization import Codec
+from .errors import InvalidArgumentError
+
+MAX_PRIORITY = 2**31 - 1
+#: pg_notify refuses payloads of 8000 bytes or more, and the notifications trigger
+#: sends "destination::topic": a longer pair would fail the INSERT itself.
+MAX_NOTIFY_PAYLOAD = 7999
+
+_KNOWN_KEYS = frozenset(
+    {
+        "workflow_name", "queue_name", "workflow_id", "workflow_id_reuse_policy", "app_version",
+        "workflow_timeout", "delay_seconds", "deduplication_id", "duplication_policy", "priority",
+        "queue_partition_key", "authenticated_user", "authenticated_roles", "serialization_type",
+        "class_name", "instance_name", "attributes", "application_name", "otel_context", "shard_key",
+    }
+)  # fmt: skip
+_UNSUPPORTED_KEYS = {
+    "otel_context": "trace propagation is not implemented by dbos-client",
+    "shard_key": "sharded system databases are not supported by dbos-client",
+}
+
+
+@dataclass(frozen=True)
+class EnqueueRequest:
+    """A validated enqueue: the row to insert, ready for the SQL layer."""
+
+    row: Mapping[str, Any]
+    inputs: str
+    delay_ms: Optional[int]
+    workflow_id: str
+    workflow_name: str
+    queue_name: str
+    class_name: Optional[str]
+    instance_name: Optional[str]
+    deduplication_id: Optional[str]
+    reject_existing_id: bool
+    return_existing_on_dedup: bool
+
+
+def require_text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{what} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise InvalidArgumentError(f"{what} must not be empty")
+    if "\x00" in value:
+        raise InvalidArgumentError(f"{what} must not contain a NUL character")
+    return value
+
+
+def optional_text(value: Any, what: str) -> Optional[str]:
+    return None if value is None else require_text(value, what)
+
+
+def check_timeout(value: Any, what: str = "timeout_seconds", allow_none: bool = True) -> Optional[float]:
+    if value is None:
+        if allow_none:
+            return None
+        raise InvalidArgumentError(f"{what} must be a number of seconds")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgumentError(f"{what} must be a number of seconds, got {type(value).__name__}")
+    if math.isnan(value) or value < 0:
+        raise InvalidArgumentError(f"{what} must not be negative, got {value!r}")
+    return float(value)
+
+
+def check_notify_payload(workflow_id: str, key: str, what: str) -> None:
+    if len(f"{workflow_id}::{key}".encode()) > MAX_NOTIFY_PAYLOAD:
+        raise InvalidArgumentError(
+            f"the workflow id and {what} together must stay under {MAX_NOTIFY_PAYLOAD + 1} bytes "
+            "(Postgres NOTIFY limit)"
+        )
+
+
+def build_enqueue(
+    options: Mapping[str, Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    codec: Codec,
+    client_application_name: Optional[str],
+) -> EnqueueRequest:
+    if not isinstance(options, Mapping):
+        raise InvalidArgumentError(f"enqueue options must be a dict, got {type(options).__name__}")
+    unknown = sorted(set(options) - _KNOWN_KEYS)
+    if unknown:
+        raise InvalidArgumentError(f"unknown enqueue option(s): {', '.join(map(repr, unknown))}")
+    for key, why in _UNSUPPORTED_KEYS.items():
+        if options.get(key) is not None:
+            raise InvalidArgumentError(f"enqueue option {key!r} is not supported: {why}")
+    if "workflow_name" not in options:
+        raise InvalidArgumentError("enqueue options need a 'workflow_name'")
+    if "queue_name" not in options:
+        raise InvalidArgumentError("enqueue options need a 'queue_name'")
+    workflow_name = require_text(options["workflow_name"], "workflow_name")
+    queue_name = require_text(options["queue_name"], "queue_name")
+    workflow_id = optional_text(options.get("workflow_id"), "workflow_id") or str(uuid.uuid4())
+    class_name = optional_text(options.get("class_name"), "class_name")
+    instance_name = optional_text(options.get("instance_name"), "instance_name")
+    app_version = optional_text(options.get("app_version"), "app_version")
+    dedup_id = optional_text(options.get("deduplication_id"), "deduplication_id")
+    partition_key = optional_text(options.get("queue_partition_key"), "queue_partition_key")
+    user = optional_text(options.get("authenticated_user"), "authenticated_user")
+    application_name = (
+        optional_text(options["application_name"], "application_name")
+        if "application_name" in options
+        else client_application_name
+    )
+
+    priority = options.get("priority")
+    if priority is None:
+        priority = 0
+    elif isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= MAX_PRIORITY:
+        raise InvalidArgumentError(f"priority must be an integer from 1 to {MAX_PRIORITY} (0 is the default), got {priority!r}")
+
+    timeout = check_timeout(options.get("workflow_timeout"), "workflow_timeout")
+    if timeout is not None and timeout == 0:
+        raise InvalidArgumentError("workflow_timeout must be positive")
+    delay = check_timeout(options.get("delay_seconds"), "delay_seconds")
+
+    roles = options.get("authenticated_roles")
+    if roles is not None and (not isinstance(roles, (list, tuple)) or not all(isinstance(r, str) for r in roles)):
+        raise InvalidArgumentError("authenticated_roles must be a list of strings")
+
+    attributes = options.get("attributes")
+    if attributes is not None:
+        if not isinstance(attributes, Mapping):
+            raise InvalidArgumentError("attributes must be a dict")
+        try:
+            attributes = json.loads(json.dumps(attributes))
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"attributes must be JSON-serializable: {exc}") from exc
+
+    reuse = options.get("workflow_id_reuse_policy") or "return-existing"
+    if reuse not in ("return-existing", "reject"):
+        raise InvalidArgumentError(f"workflow_id_reuse_policy must be 'return-existing' or 'reject', got {reuse!r}")
+    dup = options.get("duplication_policy") or "reject"
+    if dup not in ("return-existing", "reject"):
+        raise InvalidArgumentError(f"duplication_policy must be 'reject' or 'return-existing', got {dup!r}")
+    if dup == "return-existing" and dedup_id is None:
+        raise InvalidArgumentError("duplication_policy 'return-existing' needs a deduplication_id")
+
+    tag = codec.tag_for(options.get("serialization_type"))
+    inputs = codec.encode_args(tuple(args), dict(kwargs), tag)
+
+    row = {
+        "workflow_uuid": workflow_id,
+        "status": "DELAYED" if delay else "ENQUEUED",
+        "name": workflow_name,
+        "class_name": class_name,
+        "config_name": instance_name,
+        "queue_name": queue_name,
+        "priority": priority,
+        "recovery_attempts": 0,
+        "deduplication_id": dedup_id,
+        "application_version": app_version,
+        "workflow_timeout_ms": None if timeout is None else int(timeout * 1000),
+        "authenticated_user": user,
+        "authenticated_roles": json.dumps(list(roles)) if roles else None,
+        "serialization": tag,
+        "application_name": application_name,
+        "queue_partition_key": partition_key,
+        # Generated once, so a retried insert recognizes the row it already committed.
+        "creator_xid": str(uuid.uuid4()),
+        "attributes": attributes,
+        "inputs": inputs,
+    }
+    return EnqueueRequest(
+        row=row,
+        inputs=inputs,
+        delay_ms=int(delay * 1000) if delay else None,
+        workflow_id=workflow_id,
+        workflow_name=workflow_name,
+        queue_name=queue_name,
+        class_name=class_name,
+        instance_name=instance_name,
+        deduplication_id=dedup_id,
+        reject_existing_id=reuse == "reject",
+        return_existing_on_dedup=dup == "return-existing",
+    )

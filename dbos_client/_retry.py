@@ -1,0 +1,101 @@
+"""Which database failures are worth retrying, and the one tenacity policy that retries them.
+
+The predicate is pure and classifies by exception class and SQLSTATE, never by message
+text. The builder is used only by the shells, around one whole statement.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Optional
+
+import psycopg
+from psycopg import errors as pgerr
+from psycopg_pool import PoolTimeout
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    stop_never,
+    wait_exponential,
+    wait_random,
+)
+from tenacity.stop import stop_base
+
+from .models import RetryPolicy
+
+logger = logging.getLogger("dbos_client")
+
+_TRANSIENT_CLASSES: tuple[type[BaseException], ...] = (
+    pgerr.ConnectionException,  # 08xxx
+    pgerr.AdminShutdown,  # 57P01
+    pgerr.CrashShutdown,  # 57P02
+    pgerr.CannotConnectNow,  # 57P03
+    pgerr.InsufficientResources,  # 53xxx, e.g. too many connections
+    pgerr.SerializationFailure,  # 40001
+    pgerr.DeadlockDetected,  # 40P01
+    pgerr.IdleInTransactionSessionTimeout,  # 25P03
+    PoolTimeout,  # no healthy connection could be had in time
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures that a fresh attempt on a fresh connection may not hit again."""
+    if isinstance(exc, pgerr.QueryCanceled):
+        # A statement timeout or a cancel is a decision, not an accident: never re-run it.
+        return False
+    if isinstance(exc, _TRANSIENT_CLASSES):
+        return True
+    # "connection failed", "the connection is closed", "server closed the connection
+    # unexpectedly" all arrive as a bare OperationalError with no SQLSTATE.
+    return isinstance(exc, psycopg.OperationalError) and getattr(exc, "sqlstate", None) is None
+
+
+class _stop_at_deadline(stop_base):
+    """Stop once the caller's monotonic deadline has passed."""
+
+    def __init__(self, deadline: float, clock: Callable[[], float]) -> None:
+        self.deadline = deadline
+        self.clock = clock
+
+    def __call__(self, retry_state: object) -> bool:
+        return self.clock() >= self.deadline
+
+
+def retrying(
+    policy: RetryPolicy,
+    *,
+    deadline: Optional[float] = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Retrying:
+    """A tenacity ``Retrying`` for one statement, bounded by the policy and by ``deadline``."""
+    stop: stop_base = stop_never
+    if policy.max_attempts is not None:
+        stop = stop | stop_after_attempt(policy.max_attempts)
+    if policy.budget_seconds is not None:
+        stop = stop | stop_after_delay(policy.budget_seconds)
+    if deadline is not None:
+        stop = stop | _stop_at_deadline(deadline, clock)
+    return Retrying(
+        retry=retry_if_exception(is_transient),
+        wait=wait_exponential(multiplier=policy.initial_seconds, max=policy.max_seconds)
+        + wait_random(0, policy.jitter_seconds),
+        stop=stop,
+        before_sleep=_log_retry,
+        reraise=True,
+        sleep=sleep,
+    )
+
+
+def _log_retry(retry_state: "object") -> None:
+    outcome = getattr(retry_state, "outcome", None)
+    exc = outcome.exception() if outcome is not None else None
+    logger.warning(
+        "system database call failed (%s: %s); retry %d",
+        type(exc).__name__,
+        str(exc).strip().splitlines()[0] if exc is not None and str(exc).strip() else "",
+        getattr(retry_state, "attempt_number", 0),
+    )

@@ -1,0 +1,232 @@
+"""Encode and decode values exactly as the DBOS runtime stores them. Pure: no I/O.
+
+Three formats, named by the ``serialization`` column:
+  * ``py_pickle``: base64 of ``pickle.dumps`` (the DBOS Python default);
+  * ``portable_json``: compact JSON of a restricted value space, readable by every SDK;
+  * anything else: a user ``Serializer`` whose ``name()`` matches the tag.
+Every read honours the row's own tag; a NULL tag means "the configured serializer".
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import json
+import pickle
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any, Optional, Union
+
+from .errors import InvalidArgumentError, SerializationError
+
+PICKLE = "py_pickle"
+PORTABLE = "portable_json"
+
+#: What ``close_stream`` appends; always written as portable JSON.
+STREAM_CLOSED_SENTINEL = "__DBOS_STREAM_CLOSED__"
+
+
+class Serializer(ABC):
+    """A custom format, with the same shape as ``dbos.Serializer``.
+
+    Any object with ``serialize``, ``deserialize`` and ``name`` works, including a
+    ``dbos.Serializer`` subclass, so an application's serializer can be reused as is.
+    """
+
+    @abstractmethod
+    def serialize(self, data: Any) -> str: ...
+
+    @abstractmethod
+    def deserialize(self, serialized_data: str) -> Any: ...
+
+    def name(self) -> str:
+        return "custom_serializer"
+
+
+class DefaultSerializer(Serializer):
+    """base64-encoded pickle, tagged ``py_pickle``: what a DBOS Python app writes by default."""
+
+    def serialize(self, data: Any) -> str:
+        return base64.b64encode(pickle.dumps(data)).decode("ascii")
+
+    def deserialize(self, serialized_data: str) -> Any:
+        return pickle.loads(base64.b64decode(serialized_data))
+
+    def name(self) -> str:
+        return PICKLE
+
+
+class PortableJSONSerializer(Serializer):
+    """Language-neutral JSON, tagged ``portable_json``.
+
+    datetime becomes an RFC 3339 UTC string with milliseconds, date an ISO date, Decimal a
+    string, tuple and set a list; dict keys must be strings; other types are refused.
+    """
+
+    def serialize(self, data: Any) -> str:
+        return json.dumps(_portableify(data), separators=(",", ":"), ensure_ascii=False)
+
+    def deserialize(self, serialized_data: str) -> Any:
+        return json.loads(serialized_data)
+
+    def name(self) -> str:
+        return PORTABLE
+
+
+class WorkflowSerializationFormat(str, enum.Enum):
+    """Which format to write; the same values as ``dbos.WorkflowSerializationFormat``."""
+
+    PORTABLE = "portable"
+    NATIVE = "native"
+
+
+@dataclass(eq=False)
+class PortableWorkflowError(Exception):
+    """A workflow error stored as portable JSON: ``{"name", "message", "code", "data"}``."""
+
+    message: str
+    name: str
+    code: Union[int, str, None] = None
+    data: Any = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _to_rfc3339_utc(value: datetime) -> str:
+    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _portableify(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, datetime):
+        return _to_rfc3339_utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_portableify(v) for v in value]
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"portable JSON needs string dict keys, got {type(k).__name__}")
+            out[k] = _portableify(v)
+        return out
+    raise TypeError(f"a value of type {type(value).__name__} cannot be written as portable JSON")
+
+
+_PICKLE_SERIALIZER = DefaultSerializer()
+_PORTABLE_SERIALIZER = PortableJSONSerializer()
+
+FormatChoice = Union[WorkflowSerializationFormat, str, None]
+
+
+class Codec:
+    """The client's serializer plus the two built-in formats, picked per row by tag."""
+
+    def __init__(self, serializer: Optional[Any] = None) -> None:
+        serializer = serializer if serializer is not None else _PICKLE_SERIALIZER
+        for attr in ("serialize", "deserialize", "name"):
+            if not callable(getattr(serializer, attr, None)):
+                raise InvalidArgumentError(
+                    f"serializer must have serialize(), deserialize() and name() methods; "
+                    f"{type(serializer).__name__} has no {attr}()"
+                )
+        self.serializer = serializer
+        self.default_tag: str = serializer.name()
+
+    def tag_for(self, choice: FormatChoice) -> str:
+        """The tag written for a ``serialization_type`` choice (None: the configured serializer)."""
+        if choice is None:
+            return self.default_tag
+        value = choice.value if isinstance(choice, enum.Enum) else choice
+        if value is None:
+            return self.default_tag
+        if value in ("portable", PORTABLE):
+            return PORTABLE
+        if value in ("native", PICKLE):
+            return PICKLE
+        raise InvalidArgumentError(
+            f"unknown serialization_type {value!r}: use 'portable', 'native' or None"
+        )
+
+    def _for_tag(self, tag: Optional[str]) -> Any:
+        if tag == PORTABLE:
+            return _PORTABLE_SERIALIZER
+        if tag == PICKLE:
+            return _PICKLE_SERIALIZER
+        if tag is None or tag == self.default_tag:
+            return self.serializer
+        raise SerializationError(
+            f"values tagged {tag!r} need a serializer of that name; this client has {self.default_tag!r}",
+            serialization=tag,
+        )
+
+    def encode(self, value: Any, tag: str, what: str = "value") -> str:
+        try:
+            text = self._for_tag(tag).serialize(value)
+        except SerializationError:
+            raise
+        except Exception as exc:
+            raise SerializationError(f"cannot serialize the {what} as {tag}: {exc}", serialization=tag) from exc
+        if not isinstance(text, str):
+            raise SerializationError(f"serializer {tag!r} returned {type(text).__name__}, not str")
+        if "\x00" in text:
+            # Postgres TEXT cannot hold NUL: refuse here rather than fail inside the INSERT.
+            raise SerializationError(f"the serialized {what} contains a NUL character, which Postgres text cannot store")
+        return text
+
+    def decode(self, text: Optional[str], tag: Optional[str], what: str = "value") -> Any:
+        if text is None:
+            return None
+        try:
+            return self._for_tag(tag).deserialize(text)
+        except SerializationError:
+            raise
+        except Exception as exc:
+            raise SerializationError(
+                f"cannot deserialize the stored {what} (serialization {tag or self.default_tag!r}): {exc}",
+                serialization=tag,
+            ) from exc
+
+    def encode_args(self, args: tuple[Any, ...], kwargs: dict[str, Any], tag: str) -> str:
+        """Workflow inputs in the shape the runtime reads for this tag."""
+        if tag == PORTABLE:
+            return self.encode({"namedArgs": kwargs, "positionalArgs": list(args)}, tag, "workflow arguments")
+        return self.encode({"args": tuple(args), "kwargs": kwargs}, tag, "workflow arguments")
+
+    def decode_args(self, text: Optional[str], tag: Optional[str]) -> Optional[dict[str, Any]]:
+        """``{"args": tuple, "kwargs": dict}`` whatever the stored shape."""
+        value = self.decode(text, tag, "workflow arguments")
+        if value is None:
+            return None
+        if (tag or self.default_tag) == PORTABLE:
+            return {"args": tuple(value.get("positionalArgs") or []), "kwargs": value.get("namedArgs") or {}}
+        return {"args": tuple(value.get("args") or ()), "kwargs": value.get("kwargs") or {}}
+
+    def decode_error(self, text: Optional[str], tag: Optional[str]) -> Optional[BaseException]:
+        """The workflow's exception, as the runtime would re-raise it."""
+        if text is None:
+            return None
+        if (tag or self.default_tag) == PORTABLE:
+            data = self.decode(text, tag, "workflow error")
+            if not isinstance(data, dict):
+                return PortableWorkflowError(str(data), "Error")
+            return PortableWorkflowError(
+                str(data.get("message", "")), str(data.get("name", "Error")), data.get("code"), data.get("data")
+            )
+        value = self.decode(text, tag, "workflow error")
+        if not isinstance(value, BaseException):
+            raise SerializationError(f"the stored workflow error is a {type(value).__name__}, not an exception")
+        return value
+
+
+def is_stream_closed(value: Any) -> bool:
+    return isinstance(value, str) and value == STREAM_CLOSED_SENTINEL

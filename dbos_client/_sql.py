@@ -1,0 +1,179 @@
+"""Every statement the client runs, composed once per detected schema. Pure: no I/O.
+
+Each operation is a single statement, so it costs one round trip in autocommit mode
+and is atomic without an explicit transaction. Columns a schema lacks are left out.
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from ._schema import SchemaInfo
+
+NOW_MS = sql.SQL("(extract(epoch FROM now()) * 1000)::bigint")
+
+#: Topic stored for "no topic"; DBOS's recv(None) looks only for this value.
+NULL_TOPIC = "__null__topic__"
+INTERNAL_QUEUE = "_dbos_internal_queue"
+STREAM_BATCH = 100
+
+
+def _idents(names: list[str]) -> sql.Composed:
+    return sql.SQL(", ").join(sql.Identifier(n) for n in names)
+
+
+class Queries:
+    """The statements for one schema. Build once per client, after detection."""
+
+    def __init__(self, info: SchemaInfo) -> None:
+        self.info = info
+        s = sql.Identifier(info.schema)
+        ws_cols = info.columns("workflow_status")
+        v3 = info.is_v3
+
+        def ws_has(col: str) -> bool:
+            return col in ws_cols
+
+        def opt(table: str, col: str, alias: str) -> sql.Composable:
+            """A column if the schema has it, else a typed NULL, so row shapes never vary."""
+            if info.has(table, col):
+                return sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(col))
+            return sql.SQL("NULL")
+
+        # -- enqueue -------------------------------------------------------------------
+        self.enqueue_columns: list[str] = [
+            "workflow_uuid", "status", "name", "class_name", "config_name", "queue_name",
+            "priority", "recovery_attempts", "deduplication_id", "application_version",
+            "workflow_timeout_ms", "authenticated_user", "authenticated_roles",
+        ]  # fmt: skip
+        for col in ("serialization", "application_name", "queue_partition_key", "creator_xid", "attributes"):
+            if ws_has(col):
+                self.enqueue_columns.append(col)
+        if not v3:
+            self.enqueue_columns.append("inputs")
+        values = [sql.Placeholder(c) for c in self.enqueue_columns]
+        insert_cols = list(self.enqueue_columns)
+        if ws_has("delay_until_epoch_ms"):
+            insert_cols.append("delay_until_epoch_ms")
+            values.append(sql.SQL("CASE WHEN %(delay_ms)s::bigint IS NULL THEN NULL ELSE {} + %(delay_ms)s::bigint END").format(NOW_MS))
+        inputs_cte = sql.SQL("")
+        if v3:
+            inputs_cte = sql.SQL(
+                ", inp AS (INSERT INTO {s}.workflow_input (workflow_uuid, inputs)"
+                " SELECT workflow_uuid, %(inputs)s FROM ins ON CONFLICT (workflow_uuid) DO NOTHING)"
+            ).format(s=s)
+        # The outer SELECT sees the snapshot from before this statement's insert, so `e`
+        # is the pre-existing row when the id was taken, and NULL when we inserted.
+        queue_known = (
+            sql.SQL("EXISTS (SELECT 1 FROM {s}.queues WHERE name = %(queue_name)s)").format(s=s)
+            if info.has("queues", "name")
+            else sql.SQL("NULL::boolean")
+        )
+        self.enqueue = sql.SQL(
+            "WITH ins AS (INSERT INTO {s}.workflow_status ({cols}) VALUES ({vals})"
+            " ON CONFLICT (workflow_uuid) DO NOTHING RETURNING workflow_uuid){inputs_cte}"
+            " SELECT (SELECT count(*) FROM ins) > 0 AS inserted, e.name, e.class_name, e.config_name,"
+            " e.queue_name, e.status, {creator} AS creator_xid, {queue_known} AS queue_known"
+            " FROM (SELECT 1) AS one LEFT JOIN {s}.workflow_status AS e ON e.workflow_uuid = %(workflow_uuid)s"
+        ).format(
+            s=s, cols=_idents(insert_cols), vals=sql.SQL(", ").join(values), inputs_cte=inputs_cte,
+            creator=opt("workflow_status", "creator_xid", "e"), queue_known=queue_known,
+        )  # fmt: skip
+        self.find_existing = sql.SQL(
+            "SELECT name, class_name, config_name, queue_name, status, {creator} FROM {s}.workflow_status AS e"
+            " WHERE workflow_uuid = %s"
+        ).format(s=s, creator=opt("workflow_status", "creator_xid", "e"))
+        self.find_deduplicated = sql.SQL(
+            "SELECT workflow_uuid FROM {s}.workflow_status WHERE queue_name = %s AND deduplication_id = %s"
+        ).format(s=s)
+
+        # -- send ----------------------------------------------------------------------
+        send_cols = ["destination_uuid", "topic", "message", "message_uuid"]
+        if info.has("notifications", "serialization"):
+            send_cols.append("serialization")
+        self.send_has_serialization = "serialization" in send_cols
+        self.send = sql.SQL(
+            "INSERT INTO {s}.notifications ({cols}) VALUES ({vals}) ON CONFLICT (message_uuid) DO NOTHING"
+        ).format(s=s, cols=_idents(send_cols), vals=sql.SQL(", ").join(sql.Placeholder() * len(send_cols)))
+
+        # -- events --------------------------------------------------------------------
+        self.get_event = sql.SQL(
+            "SELECT e.value, {ser}, w.status FROM (SELECT 1) AS one"
+            " LEFT JOIN {s}.workflow_events AS e ON e.workflow_uuid = %(id)s AND e.key = %(key)s"
+            " LEFT JOIN {s}.workflow_status AS w ON w.workflow_uuid = %(id)s"
+        ).format(s=s, ser=opt("workflow_events", "serialization", "e"))
+        self.get_all_events = sql.SQL(
+            "SELECT e.key, e.value, {ser} FROM {s}.workflow_status AS w"
+            " LEFT JOIN {s}.workflow_events AS e ON e.workflow_uuid = w.workflow_uuid"
+            " WHERE w.workflow_uuid = %s ORDER BY e.key"
+        ).format(s=s, ser=opt("workflow_events", "serialization", "e"))
+
+        # -- streams -------------------------------------------------------------------
+        self.has_streams = info.has("streams")
+        if self.has_streams:
+            self.read_stream = sql.SQL(
+                'SELECT w.status, st.value, {ser}, st."offset" FROM {s}.workflow_status AS w'
+                " LEFT JOIN {s}.streams AS st ON st.workflow_uuid = w.workflow_uuid AND st.key = %(key)s"
+                ' AND st."offset" >= %(offset)s AND st."offset" < %(offset)s + {batch}'
+                ' WHERE w.workflow_uuid = %(id)s ORDER BY st."offset"'
+            ).format(s=s, ser=opt("streams", "serialization", "st"), batch=sql.Literal(STREAM_BATCH))
+
+        # -- status and result ---------------------------------------------------------
+        joins = sql.SQL("")
+        if v3:
+            joins = sql.SQL(
+                " LEFT JOIN {s}.workflow_input AS i ON i.workflow_uuid = w.workflow_uuid"
+                " LEFT JOIN {s}.workflow_output AS o ON o.workflow_uuid = w.workflow_uuid"
+            ).format(s=s)
+        out = sql.SQL("COALESCE(o.output, w.output)") if v3 else sql.SQL("w.output")
+        err = sql.SQL("COALESCE(o.error, w.error)") if v3 else sql.SQL("w.error")
+        inp = sql.SQL("COALESCE(i.inputs, w.inputs)") if v3 else sql.SQL("w.inputs")
+        self.status_fields = [
+            "workflow_uuid", "status", "name", "class_name", "config_name", "authenticated_user",
+            "assumed_role", "authenticated_roles", "created_at", "updated_at", "queue_name",
+            "executor_id", "application_version", "application_id", "recovery_attempts",
+            "workflow_timeout_ms", "workflow_deadline_epoch_ms", "deduplication_id", "priority",
+            "queue_partition_key", "forked_from", "was_forked_from", "parent_workflow_id",
+            "started_at_epoch_ms", "delay_until_epoch_ms", "completed_at", "attributes",
+            "schedule_name", "application_name", "serialization",
+        ]  # fmt: skip
+        self.get_status = sql.SQL("SELECT {fields}, {inp}, {out}, {err} FROM {s}.workflow_status AS w{joins} WHERE w.workflow_uuid = %s").format(
+            fields=sql.SQL(", ").join(opt("workflow_status", f, "w") for f in self.status_fields),
+            inp=inp, out=out, err=err, s=s, joins=joins,
+        )  # fmt: skip
+        self.get_result = sql.SQL(
+            "SELECT w.status, {out}, {err}, {ser} FROM {s}.workflow_status AS w{joins} WHERE w.workflow_uuid = %s"
+        ).format(out=out, err=err, ser=opt("workflow_status", "serialization", "w"), s=s, joins=joins)
+        self.exists = sql.SQL("SELECT 1 FROM {s}.workflow_status WHERE workflow_uuid = %s").format(s=s)
+
+        # -- cancel and resume ---------------------------------------------------------
+        # 3.x also clears owner_xid, so the running execution's outcome write is refused;
+        # 2.x leaves it, and so do we there, to behave exactly like that runtime.
+        cancel_sets = [sql.SQL("status = 'CANCELLED'"), sql.SQL("queue_name = NULL"), sql.SQL("deduplication_id = NULL"),
+                       sql.SQL("started_at_epoch_ms = NULL"), sql.SQL("updated_at = {}").format(NOW_MS)]  # fmt: skip
+        resume_sets = [sql.SQL("status = 'ENQUEUED'"), sql.SQL("queue_name = COALESCE(%(queue)s, {})").format(sql.Literal(INTERNAL_QUEUE)),
+                       sql.SQL("recovery_attempts = 0"), sql.SQL("workflow_deadline_epoch_ms = NULL"),
+                       sql.SQL("deduplication_id = NULL"), sql.SQL("started_at_epoch_ms = NULL"),
+                       sql.SQL("updated_at = {}").format(NOW_MS)]  # fmt: skip
+        if ws_has("completed_at"):
+            cancel_sets.append(sql.SQL("completed_at = {}").format(NOW_MS))
+            resume_sets.append(sql.SQL("completed_at = NULL"))
+        if v3 and ws_has("owner_xid"):
+            cancel_sets.append(sql.SQL("owner_xid = NULL"))
+            resume_sets.append(sql.SQL("owner_xid = NULL"))
+        children = (
+            sql.SQL(" UNION SELECT c.workflow_uuid FROM {s}.workflow_status AS c JOIN target AS t ON c.parent_workflow_id = t.workflow_uuid WHERE %(children)s").format(s=s)
+            if ws_has("parent_workflow_id")
+            else sql.SQL("")
+        )  # fmt: skip
+        self.cancel = sql.SQL(
+            "WITH RECURSIVE target(workflow_uuid) AS (SELECT workflow_uuid FROM {s}.workflow_status WHERE workflow_uuid = %(id)s{children}),"
+            " upd AS (UPDATE {s}.workflow_status SET {sets} WHERE workflow_uuid IN (SELECT workflow_uuid FROM target)"
+            " AND status NOT IN ('SUCCESS', 'ERROR') RETURNING 1)"
+            " SELECT EXISTS (SELECT 1 FROM target), (SELECT count(*) FROM upd)"
+        ).format(s=s, children=children, sets=sql.SQL(", ").join(cancel_sets))  # fmt: skip
+        self.resume = sql.SQL(
+            "WITH upd AS (UPDATE {s}.workflow_status SET {sets} WHERE workflow_uuid = %(id)s"
+            " AND status NOT IN ('SUCCESS', 'ERROR') RETURNING 1)"
+            " SELECT EXISTS (SELECT 1 FROM {s}.workflow_status WHERE workflow_uuid = %(id)s), (SELECT count(*) FROM upd)"
+        ).format(s=s, sets=sql.SQL(", ").join(resume_sets))

@@ -1,0 +1,479 @@
+"""DBOSClient: the public synchronous API, and the only code here that does I/O.
+
+The operations themselves live in ``_ops`` as generators; this module drives them: it
+runs each ``Query`` on a pooled connection (retrying transient failures), sleeps on each
+``Wait``, and hands each ``Emit`` to the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Generic, Iterator, Optional, TypeVar
+
+import psycopg
+from psycopg import errors as pgerr
+from psycopg_pool import ConnectionPool
+
+from . import _ops
+from ._config import DatabaseConfig, resolve
+from ._ops import Emit, Op, Query, Wait
+from ._options import build_enqueue, check_notify_payload, check_timeout, optional_text, require_text
+from ._retry import is_transient, retrying
+from ._schema import SchemaInfo
+from ._serialization import Codec, FormatChoice
+from ._sql import INTERNAL_QUEUE, Queries
+from ._wait import Poll
+from .errors import DatabaseUnavailableError, InvalidArgumentError, SchemaError
+from .models import EnqueueOptions, PollPolicy, RetryPolicy, WorkflowStatus
+
+logger = logging.getLogger("dbos_client")
+
+R = TypeVar("R")
+T = TypeVar("T")
+
+DEFAULT_POOL_SIZE = 10
+#: Longest a single attempt waits for a pooled connection; retries add to it, within budget.
+_MAX_CONNECT_WAIT = 10.0
+#: Even a call whose deadline has just passed gets this long for its final check.
+_MIN_CONNECT_WAIT = 0.5
+
+
+class WorkflowHandle(Generic[R]):
+    """A reference to one workflow. Creating it does no I/O; each method is one call.
+
+    Same surface as the handles ``dbos.DBOSClient`` returns: ``workflow_id``,
+    ``get_workflow_id()``, ``get_status()`` and ``get_result()``.
+    """
+
+    def __init__(self, client: "DBOSClient", workflow_id: str) -> None:
+        self._client = client
+        self.workflow_id = workflow_id
+
+    def get_workflow_id(self) -> str:
+        """The workflow's id. No I/O."""
+        return self.workflow_id
+
+    def get_status(self) -> WorkflowStatus:
+        """Read the workflow's current status row. One query; never waits.
+
+        Raises:
+            WorkflowNotFoundError: no such workflow.
+        """
+        return self._client._run(_ops.get_status(self._client._queries(), self._client._codec, self.workflow_id))
+
+    def get_result(self, *, timeout_seconds: Optional[float] = None, polling_interval_sec: Optional[float] = None) -> R:
+        """Block until the workflow finishes, then return its value or raise its error.
+
+        Blocks until the workflow reaches SUCCESS, ERROR, CANCELLED or
+        MAX_RECOVERY_ATTEMPTS_EXCEEDED, or until ``timeout_seconds`` pass (None: no limit,
+        as in DBOS). Workflow completion sends no notification in DBOS, so this re-checks
+        on the client's poll schedule; ``polling_interval_sec`` (DBOS's keyword) caps the
+        interval between checks.
+
+        Raises:
+            The workflow's own exception (or ``PortableWorkflowError``) if it ended in ERROR.
+            WorkflowCancelledError / MaxRecoveryAttemptsExceededError: no result will come.
+            ResultTimeoutError: ``timeout_seconds`` passed first.
+            WorkflowNotFoundError: no such workflow (raised at once, not after a timeout).
+        """
+        timeout = check_timeout(timeout_seconds)
+        poll = self._client._poll(timeout, polling_interval_sec)
+        return self._client._run(_ops.get_result(self._client._queries(), self._client._codec, self.workflow_id, poll))
+
+    def __repr__(self) -> str:
+        return f"WorkflowHandle({self.workflow_id!r})"
+
+
+class DBOSClient:
+    """Talk to the workflows of a DBOS application through its system database.
+
+    Construction does no I/O. The first call opens a small psycopg connection pool and
+    reads which DBOS schema version the database holds (the client never migrates);
+    ``close()`` (or leaving a ``with`` block) closes the pool and its threads.
+    Thread-safe: one client can serve many threads.
+
+    Args:
+        system_database_url: ``postgresql://user:password@host:port/database`` (the
+            ``postgresql+psycopg://`` form DBOS accepts works too). Defaults to the
+            ``DBOS_SYSTEM_DATABASE_URL`` environment variable.
+        dbos_system_schema: the schema of the DBOS tables, as the application set it.
+        serializer: the application's custom serializer, if it uses one (any object
+            with ``serialize``, ``deserialize`` and ``name``). Defaults to pickle, as DBOS.
+        application_name: the DBOS application name written on enqueued workflows, so
+            only that application runs them. Not the Postgres connection name.
+        system_database_pool_size: the most connections this client opens (default 10).
+        retry_policy: how transient database failures are retried (see ``RetryPolicy``).
+        poll_policy: how waiting calls re-check the database (see ``PollPolicy``).
+        retry_connection_errors: DBOS's switch; False means a single attempt per call.
+        lazy, use_listen_notify: accepted for compatibility with ``dbos.DBOSClient``;
+            this client always connects lazily and currently always polls.
+
+    Raises:
+        InvalidArgumentError: a bad URL or option. Nothing is connected yet.
+    """
+
+    def __init__(
+        self,
+        *,
+        system_database_url: Optional[str] = None,
+        dbos_system_schema: Optional[str] = "dbos",
+        serializer: Optional[Any] = None,
+        application_name: Optional[str] = None,
+        system_database_pool_size: Optional[int] = None,
+        retry_policy: Optional[RetryPolicy] = None,
+        poll_policy: Optional[PollPolicy] = None,
+        retry_connection_errors: bool = True,
+        lazy: bool = True,
+        use_listen_notify: bool = False,
+        **unsupported: Any,
+    ) -> None:
+        if unsupported:
+            names = ", ".join(sorted(unsupported))
+            raise InvalidArgumentError(f"DBOSClient does not support the argument(s): {names}")
+        self._config: DatabaseConfig = resolve(system_database_url)
+        self._schema_name = require_text(dbos_system_schema or "dbos", "dbos_system_schema")
+        self._codec = Codec(serializer)
+        self._application_name = optional_text(application_name, "application_name")
+        pool_size = DEFAULT_POOL_SIZE if system_database_pool_size is None else system_database_pool_size
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+            raise InvalidArgumentError("system_database_pool_size must be a positive integer")
+        self._pool_size = pool_size
+        policy = retry_policy or RetryPolicy()
+        self._retry_policy = policy if retry_connection_errors else RetryPolicy(
+            max_attempts=1, budget_seconds=policy.budget_seconds
+        )
+        self._poll_policy = poll_policy or PollPolicy()
+        self._pool_lock = threading.Lock()
+        self._schema_lock = threading.Lock()
+        self._pool: Optional[ConnectionPool] = None
+        self._q: Optional[Queries] = None
+        self._closed = False
+        self._warned_queues: set[str] = set()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection pool and stop its threads. Idempotent; blocks up to 5 s."""
+        with self._pool_lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    def destroy(self) -> None:
+        """Same as ``close()``; the name ``dbos.DBOSClient`` uses."""
+        self.close()
+
+    def __enter__(self) -> "DBOSClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"DBOSClient(url={self._config.display_url!r}, schema={self._schema_name!r})"
+
+    def check_connection(self) -> None:
+        """Connect (if not yet connected) and check the DBOS schema. Retried within the budget.
+
+        Raises:
+            DatabaseUnavailableError: the database cannot be reached.
+            SchemaError: the database has no usable DBOS system schema.
+        """
+        self._queries()
+
+    @property
+    def schema_info(self) -> SchemaInfo:
+        """What the database holds (tables, columns, DBOS generation). Connects on first use."""
+        return self._queries().info
+
+    # -- enqueue ---------------------------------------------------------------------
+
+    def enqueue(self, options: EnqueueOptions, *args: Any, **kwargs: Any) -> WorkflowHandle[Any]:
+        """Start a workflow by name on a queue; returns at once with its handle.
+
+        One statement (the status row and its inputs together). Everything is validated
+        and serialized first, so bad input writes nothing. An existing workflow id with
+        the same function is attached to, not re-run (DBOS's 'return-existing');
+        ``workflow_id_reuse_policy='reject'`` refuses it instead.
+
+        Args:
+            options: DBOS's ``EnqueueOptions`` keys; ``workflow_name`` and ``queue_name``
+                are required. ``serialization_type='portable'`` writes portable JSON.
+            *args, **kwargs: the workflow's arguments.
+
+        Raises:
+            InvalidArgumentError: a bad option or an unserializable argument.
+            WorkflowIdConflictError: the id belongs to a different workflow.
+            DeduplicatedError: the queue already has this deduplication id.
+        """
+        request = build_enqueue(options, args, kwargs, self._codec, self._application_name)
+        q = self._queries()
+        outcome = self._run(_ops.enqueue(q, request))
+        self._warn_if_unknown_queue(q, request.queue_name, outcome.queue_known)
+        return WorkflowHandle(self, outcome.workflow_id)
+
+    def _warn_if_unknown_queue(self, q: Queries, queue_name: str, known: Optional[bool]) -> None:
+        # Only 3.x requires a queues row; 2.x also polls queues declared in code.
+        if known is not False or not q.info.is_v3 or queue_name == INTERNAL_QUEUE or queue_name in self._warned_queues:
+            return
+        self._warned_queues.add(queue_name)
+        logger.warning(
+            "queue %r is not registered in this system database; its workflows stay ENQUEUED "
+            "until an application declares that queue",
+            queue_name,
+        )
+
+    # -- messages --------------------------------------------------------------------
+
+    def send(
+        self,
+        destination_id: str,
+        message: Any,
+        topic: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
+        *,
+        serialization_type: FormatChoice = None,
+    ) -> None:
+        """Send a message to a workflow, which receives it with ``DBOS.recv(topic)``. Never blocks.
+
+        One INSERT. Messages queue per topic on the receiver, in send order. With an
+        ``idempotency_key`` the message is delivered exactly once however often it is
+        sent (the key is scoped to the destination).
+
+        Raises:
+            WorkflowNotFoundError: no workflow has ``destination_id``.
+            InvalidArgumentError: a bad id, topic or key, or an unserializable message.
+        """
+        require_text(destination_id, "destination_id")
+        optional_text(topic, "topic")
+        optional_text(idempotency_key, "idempotency_key")
+        check_notify_payload(destination_id, topic or "__null__topic__", "topic")
+        tag = self._codec.tag_for(serialization_type)
+        text = self._codec.encode(message, tag, "message")
+        self._run(_ops.send(self._queries(), destination_id, text, tag, topic, idempotency_key))
+
+    # -- events ----------------------------------------------------------------------
+
+    def get_event(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:
+        """Wait for the workflow to publish ``key`` and return its latest value.
+
+        Blocks until the key has a value, or ``timeout_seconds`` pass (then returns None,
+        as DBOS does). Returns None at once if the workflow has already finished (SUCCESS
+        or ERROR) without publishing the key, since it never can. A value that exists
+        costs one query.
+
+        Raises:
+            InvalidArgumentError: a bad id or key, or a negative timeout.
+        """
+        require_text(workflow_id, "workflow_id")
+        require_text(key, "key")
+        timeout = check_timeout(timeout_seconds, allow_none=False)
+        return self._run(_ops.get_event(self._queries(), self._codec, workflow_id, key, self._poll(timeout)))
+
+    def get_all_events(self, workflow_id: str) -> dict[str, Any]:
+        """Every event key of the workflow with its latest value. One query; never blocks.
+
+        Raises:
+            WorkflowNotFoundError: no such workflow.
+        """
+        require_text(workflow_id, "workflow_id")
+        return self._run(_ops.get_all_events(self._queries(), self._codec, workflow_id))
+
+    # -- streams ---------------------------------------------------------------------
+
+    def read_stream(
+        self,
+        workflow_id: str,
+        key: str,
+        *,
+        offset: int = 0,
+        polling_interval_sec: Optional[float] = None,
+        timeout_seconds: Optional[float] = None,
+    ) -> Iterator[Any]:
+        """Yield every value of the workflow's stream ``key``, in order, live.
+
+        Starts at ``offset`` (0: the beginning) and ends when the stream is closed, or when
+        the workflow has finished and everything it wrote has been read. Between values it
+        blocks, re-checking on the poll schedule (``polling_interval_sec`` caps the
+        interval); ``timeout_seconds`` bounds the wait for each value (None: no limit).
+        Values are read in batches of up to 100 per query.
+
+        Raises:
+            WorkflowNotFoundError: no such workflow (at once, not after a timeout).
+            StreamTimeoutError: no next value within ``timeout_seconds``.
+        """
+        require_text(workflow_id, "workflow_id")
+        require_text(key, "key")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise InvalidArgumentError(f"offset must be a non-negative integer, got {offset!r}")
+        timeout = check_timeout(timeout_seconds)
+        poll = self._poll(timeout, polling_interval_sec)
+        return self._stream(workflow_id, key, offset, poll)
+
+    def _stream(self, workflow_id: str, key: str, offset: int, poll: Poll) -> Iterator[Any]:
+        q = self._queries()
+        if not q.has_streams:
+            raise SchemaError(f"{q.info.describe()} has no streams table (streams need DBOS 1.14 or later)")
+        yield from self._iterate(_ops.read_stream(q, self._codec, workflow_id, key, offset, poll))
+
+    # -- workflows -------------------------------------------------------------------
+
+    def retrieve_workflow(self, workflow_id: str) -> WorkflowHandle[Any]:
+        """A handle to an existing workflow. One query, to check that it exists.
+
+        Raises:
+            WorkflowNotFoundError: no such workflow.
+        """
+        require_text(workflow_id, "workflow_id")
+        self._run(_ops.ensure_exists(self._queries(), workflow_id))
+        return WorkflowHandle(self, workflow_id)
+
+    def cancel_workflow(self, workflow_id: str, *, cancel_children: bool = False) -> None:
+        """Cancel a workflow (and, with ``cancel_children``, its descendants). One statement.
+
+        A queued workflow leaves its queue; a running one stops at its next step. A
+        workflow that already finished (SUCCESS or ERROR) is left as it is.
+
+        Raises:
+            WorkflowNotFoundError: no such workflow (DBOS silently ignores this).
+        """
+        require_text(workflow_id, "workflow_id")
+        self._run(_ops.cancel(self._queries(), workflow_id, bool(cancel_children)))
+
+    def resume_workflow(self, workflow_id: str, *, queue_name: Optional[str] = None) -> WorkflowHandle[Any]:
+        """Re-enqueue a cancelled or failed-over workflow so it runs again from its last step.
+
+        One statement. It goes on ``queue_name``, or DBOS's internal queue, which every
+        application polls. A finished workflow (SUCCESS or ERROR) is left as it is.
+
+        Raises:
+            WorkflowNotFoundError: no such workflow.
+        """
+        require_text(workflow_id, "workflow_id")
+        optional_text(queue_name, "queue_name")
+        self._run(_ops.resume(self._queries(), workflow_id, queue_name))
+        return WorkflowHandle(self, workflow_id)
+
+    # -- the driver --------------------------------------------------------------------
+
+    def _poll(self, timeout: Optional[float], polling_interval_sec: Optional[float] = None) -> Poll:
+        policy = self._poll_policy
+        if polling_interval_sec is not None:
+            cap = check_timeout(polling_interval_sec, "polling_interval_sec")
+            if cap is None or cap < 0.001:
+                raise InvalidArgumentError("polling_interval_sec must be at least 0.001")
+            policy = PollPolicy(min(policy.interval_seconds, cap), cap, policy.backoff)
+        return Poll(timeout, policy)
+
+    def _queries(self) -> Queries:
+        q = self._q
+        if q is not None:
+            return q
+        with self._schema_lock:
+            if self._q is None:
+                info = self._run(_ops.detect_schema(self._schema_name, self._config.database))
+                self._q = Queries(info)
+            return self._q
+
+    def _run(self, op: Op[T]) -> T:
+        """Drive an operation to its return value."""
+        try:
+            reply, error = None, None
+            while True:
+                try:
+                    action = op.throw(error) if error is not None else op.send(reply)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                reply, error = self._perform(action)
+        finally:
+            op.close()
+
+    def _iterate(self, op: Op[None]) -> Iterator[Any]:
+        """Drive a streaming operation, yielding what it emits."""
+        try:
+            reply, error = None, None
+            while True:
+                try:
+                    action = op.throw(error) if error is not None else op.send(reply)
+                except StopIteration:
+                    return
+                if isinstance(action, Emit):
+                    reply, error = None, None
+                    yield action.value
+                else:
+                    reply, error = self._perform(action)
+        finally:
+            op.close()
+
+    def _perform(self, action: Any) -> tuple[Any, Optional[BaseException]]:
+        """Carry out one Query or Wait; a psycopg error goes back to the op to translate."""
+        if isinstance(action, Query):
+            try:
+                return self._execute(action), None
+            except psycopg.Error as exc:
+                return None, exc
+        if isinstance(action, Wait):
+            time.sleep(action.seconds)
+            return None, None
+        raise TypeError(f"unexpected action {action!r}")
+
+    def _execute(self, query: Query) -> Any:
+        """One statement on a pooled connection, retried on transient failures."""
+        try:
+            return retrying(self._retry_policy, deadline=query.deadline)(self._execute_once, query)
+        except (pgerr.UndefinedTable, pgerr.InvalidSchemaName, pgerr.UndefinedColumn) as exc:
+            raise SchemaError(
+                f"the DBOS schema {self._schema_name!r} changed under this client ({exc.diag.message_primary})"
+            ) from exc
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise DatabaseUnavailableError(
+                f"the system database at {self._config.display_url} is unreachable: {first_line}",
+                url=self._config.display_url,
+            ) from exc
+
+    def _execute_once(self, query: Query) -> Any:
+        wait = _MAX_CONNECT_WAIT
+        if query.deadline is not None:
+            wait = min(wait, max(_MIN_CONNECT_WAIT, query.deadline - time.monotonic()))
+        pool = self._get_pool()
+        try:
+            with pool.connection(timeout=wait) as conn:
+                cur = conn.execute(query.statement, query.params)
+                if query.fetch == "one":
+                    return cur.fetchone()
+                if query.fetch == "all":
+                    return cur.fetchall()
+                return None
+        except psycopg.OperationalError as exc:
+            if is_transient(exc):
+                # Other idle connections likely died the same way (server restart):
+                # drop them now rather than spend one retry on each.
+                pool.check()
+            raise
+
+    def _get_pool(self) -> ConnectionPool:
+        pool = self._pool
+        if pool is not None:
+            return pool
+        with self._pool_lock:
+            if self._closed:
+                raise InvalidArgumentError("this DBOSClient is closed")
+            if self._pool is None:
+                pool = ConnectionPool(
+                    self._config.conninfo,
+                    min_size=1,
+                    max_size=self._pool_size,
+                    open=False,
+                    name="dbos_client",
+                    kwargs={"autocommit": True},
+                    num_workers=2,
+                )
+                pool.open(wait=False)
+                self._pool = pool
+            return self._pool

@@ -1,0 +1,128 @@
+"""Everything dbos-client raises on purpose.
+
+    DBOSClientError                        root of the tree
+    ├── InvalidArgumentError (ValueError)  bad URL, option or argument; raised before any write
+    ├── DatabaseUnavailableError           transient failures outlived the retry budget
+    ├── SchemaError                        no usable DBOS system schema (the client never migrates)
+    ├── WorkflowNotFoundError (LookupError)
+    ├── WorkflowConflictError              enqueue refused
+    │   ├── WorkflowIdConflictError        the id is taken by a different workflow
+    │   └── DeduplicatedError              the queue's deduplication id is taken
+    ├── SerializationError                 a value cannot be encoded, or a stored one decoded
+    ├── WorkflowCancelledError             get_result on a cancelled workflow
+    ├── MaxRecoveryAttemptsExceededError   get_result on a dead-lettered workflow
+    └── WaitTimeoutError (TimeoutError)
+        ├── ResultTimeoutError             get_result(timeout_seconds=...) expired
+        └── StreamTimeoutError             read_stream waited too long for one value
+
+A workflow that failed is not an error of the client: `get_result` re-raises the
+workflow's own exception (or a `PortableWorkflowError` for portable JSON errors).
+Messages never contain a password: URLs are redacted before they reach any text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "DBOSClientError",
+    "InvalidArgumentError",
+    "DatabaseUnavailableError",
+    "SchemaError",
+    "WorkflowNotFoundError",
+    "WorkflowConflictError",
+    "WorkflowIdConflictError",
+    "DeduplicatedError",
+    "SerializationError",
+    "WorkflowCancelledError",
+    "MaxRecoveryAttemptsExceededError",
+    "WaitTimeoutError",
+    "ResultTimeoutError",
+    "StreamTimeoutError",
+]
+
+
+class DBOSClientError(Exception):
+    """Base class of every error dbos-client raises on purpose."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        # Structured data (workflow_id, key, ...) for callers; also kept for pickling.
+        self._details = details
+        for name, value in details.items():
+            setattr(self, name, value)
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (type(self), self.message, self._details))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _rebuild(cls: type[DBOSClientError], message: str, details: dict[str, Any]) -> DBOSClientError:
+    err = cls.__new__(cls)
+    DBOSClientError.__init__(err, message, **details)
+    return err
+
+
+class InvalidArgumentError(DBOSClientError, ValueError):
+    """An argument, option or URL is invalid. Raised before anything is written."""
+
+
+class DatabaseUnavailableError(DBOSClientError):
+    """The system database could not be reached within the retry budget.
+
+    ``__cause__`` holds the last underlying psycopg error.
+    """
+
+
+class SchemaError(DBOSClientError):
+    """The database holds no DBOS system schema this client can use."""
+
+
+class WorkflowNotFoundError(DBOSClientError, LookupError):
+    """No workflow with this id exists in the system database."""
+
+    def __init__(self, workflow_id: str, action: str = "") -> None:
+        what = f" ({action})" if action else ""
+        super().__init__(f"No workflow with id {workflow_id!r} exists{what}.", workflow_id=workflow_id)
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (type(self), self.message, self._details))
+
+
+class WorkflowConflictError(DBOSClientError):
+    """An enqueue was refused because of an existing workflow."""
+
+
+class WorkflowIdConflictError(WorkflowConflictError):
+    """The workflow id is already used by a different workflow (or the policy is 'reject')."""
+
+
+class DeduplicatedError(WorkflowConflictError):
+    """Another workflow on the queue already holds this deduplication id."""
+
+
+class SerializationError(DBOSClientError):
+    """A value could not be serialized, or a stored value could not be deserialized."""
+
+
+class WorkflowCancelledError(DBOSClientError):
+    """The awaited workflow was cancelled, so it has no result."""
+
+
+class MaxRecoveryAttemptsExceededError(DBOSClientError):
+    """The awaited workflow was dead-lettered after too many recovery attempts."""
+
+
+class WaitTimeoutError(DBOSClientError, TimeoutError):
+    """A blocking call gave up at its deadline."""
+
+
+class ResultTimeoutError(WaitTimeoutError):
+    """``get_result(timeout_seconds=...)`` expired before the workflow finished."""
+
+
+class StreamTimeoutError(WaitTimeoutError):
+    """``read_stream`` waited longer than its per-value timeout for the next value."""

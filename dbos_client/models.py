@@ -1,0 +1,173 @@
+"""Public data shapes: enqueue options, workflow status, and the client's policies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Union
+
+from typing_extensions import Literal, NotRequired, Required, TypedDict
+
+from ._serialization import WorkflowSerializationFormat
+
+__all__ = [
+    "EnqueueOptions",
+    "WorkflowStatus",
+    "WorkflowStatusString",
+    "RetryPolicy",
+    "PollPolicy",
+    "ACTIVE_STATUSES",
+]
+
+
+class EnqueueOptions(TypedDict, total=False):
+    """Options of ``enqueue``: the keys of ``dbos.EnqueueOptions`` (3.4).
+
+    Only ``workflow_name`` and ``queue_name`` are required. Unknown keys are refused.
+    ``otel_context`` and ``shard_key`` are DBOS keys this client does not support; they
+    are refused with an error rather than silently ignored.
+    """
+
+    workflow_name: Required[str]
+    queue_name: Required[str]
+    workflow_id: NotRequired[str]
+    workflow_id_reuse_policy: NotRequired[Literal["return-existing", "reject"]]
+    app_version: NotRequired[str]
+    workflow_timeout: NotRequired[float]
+    delay_seconds: NotRequired[float]
+    deduplication_id: NotRequired[str]
+    duplication_policy: NotRequired[Literal["reject", "return-existing"]]
+    priority: NotRequired[int]
+    queue_partition_key: NotRequired[str]
+    authenticated_user: NotRequired[str]
+    authenticated_roles: NotRequired[List[str]]
+    serialization_type: NotRequired[Union[WorkflowSerializationFormat, str, None]]
+    class_name: NotRequired[str]
+    instance_name: NotRequired[str]
+    attributes: NotRequired[Dict[str, Any]]
+    application_name: NotRequired[Optional[str]]
+    otel_context: NotRequired[Any]
+    shard_key: NotRequired[str]
+
+
+class WorkflowStatusString:
+    """The values of ``workflow_status.status``."""
+
+    PENDING = "PENDING"
+    ENQUEUED = "ENQUEUED"
+    DELAYED = "DELAYED"
+    SUCCESS = "SUCCESS"
+    ERROR = "ERROR"
+    CANCELLED = "CANCELLED"
+    MAX_RECOVERY_ATTEMPTS_EXCEEDED = "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+
+
+#: A workflow in one of these may still run, publish and write.
+ACTIVE_STATUSES = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
+
+
+@dataclass
+class WorkflowStatus:
+    """A workflow's row, with the field names of ``dbos.WorkflowStatus``.
+
+    Times are Unix epoch milliseconds. ``input``, ``output`` and ``error`` are decoded;
+    a value this client cannot decode (say, a pickled class it cannot import) is left as
+    its stored text, as DBOS does, so reading a status never fails on a payload.
+    Columns the database's schema version lacks read as None.
+    """
+
+    workflow_id: str
+    status: str
+    name: str
+    class_name: Optional[str] = None
+    config_name: Optional[str] = None
+    authenticated_user: Optional[str] = None
+    assumed_role: Optional[str] = None
+    authenticated_roles: Optional[List[str]] = None
+    input: Optional[Dict[str, Any]] = None
+    output: Any = None
+    error: Optional[BaseException] = None
+    created_at: Optional[int] = None
+    updated_at: Optional[int] = None
+    queue_name: Optional[str] = None
+    executor_id: Optional[str] = None
+    app_version: Optional[str] = None
+    app_id: Optional[str] = None
+    recovery_attempts: Optional[int] = None
+    workflow_timeout_ms: Optional[int] = None
+    workflow_deadline_epoch_ms: Optional[int] = None
+    deduplication_id: Optional[str] = None
+    priority: Optional[int] = None
+    queue_partition_key: Optional[str] = None
+    forked_from: Optional[str] = None
+    was_forked_from: bool = False
+    parent_workflow_id: Optional[str] = None
+    dequeued_at: Optional[int] = None
+    delay_until_epoch_ms: Optional[int] = None
+    completed_at: Optional[int] = None
+    attributes: Optional[Dict[str, Any]] = None
+    schedule_name: Optional[str] = None
+    application_name: Optional[str] = None
+    serialization: Optional[str] = field(default=None, repr=False)
+
+    @property
+    def is_active(self) -> bool:
+        """True while the workflow is ENQUEUED, PENDING or DELAYED."""
+        return self.status in ACTIVE_STATUSES
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient database failures are retried.
+
+    A failure is transient when the connection was lost or refused, the server is shutting
+    down or out of connections, or the transaction hit a serialization failure or deadlock.
+    Statement timeouts and cancellations are never retried. A waiting call also stops
+    retrying at its own deadline. When retries run out, ``DatabaseUnavailableError``.
+    """
+
+    max_attempts: Optional[int] = 8
+    """Attempts per statement, the first included. None: no limit (then budget_seconds bounds it)."""
+    initial_seconds: float = 0.05
+    """First back-off delay; doubles after each failure."""
+    max_seconds: float = 2.0
+    """Cap on one back-off delay."""
+    jitter_seconds: float = 0.05
+    """Random extra added to each delay, so many clients do not retry in lockstep."""
+    budget_seconds: Optional[float] = 30.0
+    """Total time spent on one statement, retries included. None: no limit."""
+
+    def __post_init__(self) -> None:
+        from .errors import InvalidArgumentError
+
+        if self.max_attempts is not None and self.max_attempts < 1:
+            raise InvalidArgumentError("RetryPolicy.max_attempts must be at least 1 or None")
+        for name in ("initial_seconds", "max_seconds", "jitter_seconds"):
+            if getattr(self, name) < 0:
+                raise InvalidArgumentError(f"RetryPolicy.{name} must not be negative")
+        if self.budget_seconds is not None and self.budget_seconds <= 0:
+            raise InvalidArgumentError("RetryPolicy.budget_seconds must be positive or None")
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """How often a waiting call re-checks the database.
+
+    The first check is immediate; the next waits ``interval_seconds``, and each following
+    wait is ``backoff`` times longer, up to ``max_interval_seconds``. A wait never sleeps
+    past the caller's deadline.
+    """
+
+    interval_seconds: float = 0.01
+    """First delay between checks."""
+    max_interval_seconds: float = 0.5
+    """Cap on the delay between checks."""
+    backoff: float = 1.5
+    """Multiplier applied to the delay after each empty check."""
+
+    def __post_init__(self) -> None:
+        from .errors import InvalidArgumentError
+
+        if not 0 < self.interval_seconds <= self.max_interval_seconds:
+            raise InvalidArgumentError("PollPolicy needs 0 < interval_seconds <= max_interval_seconds")
+        if self.backoff < 1:
+            raise InvalidArgumentError("PollPolicy.backoff must be at least 1")
