@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Optional
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -22,22 +22,25 @@ _POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
 def redact(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{hostport}"
-    query = parts.query
-    if query:
-        pairs = [(k, "***" if k.lower() == "password" else v) for k, v in parse_qsl(query, keep_blank_values=True)]
-        query = urlencode(pairs, safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """The URL with every password replaced by ``***``.
+
+    Deliberately cruder than a URL parser: libpq accepts an unencoded ``#`` or ``?`` in
+    a password, where ``urllib`` would end the user part early and show the rest. So
+    everything between the first ``:`` of the user part and the last ``@`` is masked.
+    Input that is not a URL at all is not shown.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "<not a URL>"
+    at = rest.rfind("@")
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        rest = f"{user}:***{rest[at:]}" if colon else rest
+    head, qmark, query = rest.partition("?")
+    if qmark:
+        pairs = [(k, "***" if "password" in k.lower() else v) for k, v in parse_qsl(query, keep_blank_values=True)]
+        rest = f"{head}?{urlencode(pairs, safe='*')}"
+    return f"{scheme}://{rest}"
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ def resolve(url: Optional[str]) -> DatabaseConfig:
     shown = redact(url)
     scheme, sep, rest = url.partition("://")
     if not sep:
-        raise InvalidArgumentError(f"system_database_url must be a URL like postgresql://user@host:5432/db, got {shown!r}")
+        # Not echoed: a keyword string or a URL missing its scheme may hold a password in clear.
+        raise InvalidArgumentError("system_database_url must be a URL like postgresql://user:password@host:5432/db")
     # SQLAlchemy-style URLs (postgresql+psycopg://) are what DBOS users have: accept them.
     base_scheme = scheme.split("+", 1)[0].lower()
     if base_scheme == "sqlite":

@@ -70,12 +70,12 @@ T = TypeVar("T")
 Op = Generator[Action, Any, T]
 
 
-def detect_schema(schema: str, database: str) -> Op[SchemaInfo]:
-    row = yield Query(DETECT, {"schema": schema}, fetch="one")
+def detect_schema(schema: str, database: str, deadline: Optional[float] = None) -> Op[SchemaInfo]:
+    row = yield Query(DETECT, {"schema": schema}, fetch="one", deadline=deadline)
     info = parse_detection(schema, database, row[0], row[1])
     version_query = migration_version_query(info)
     if version_query is not None:
-        version = yield Query(version_query, fetch="one")
+        version = yield Query(version_query, fetch="one", deadline=deadline)
         info = SchemaInfo(info.schema, info.tables, info.notifications_trigger, version[0] if version else None)
     return info
 

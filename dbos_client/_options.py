@@ -16,6 +16,8 @@ from ._serialization import Codec
 from .errors import InvalidArgumentError
 
 MAX_PRIORITY = 2**31 - 1
+#: About 31 years: any longer wait is a bug, and its milliseconds must fit a bigint.
+MAX_SECONDS = 1e9
 #: pg_notify refuses payloads of 8000 bytes or more, and the notifications trigger
 #: sends "destination::topic": a longer pair would fail the INSERT itself.
 MAX_NOTIFY_PAYLOAD = 7999
@@ -74,6 +76,8 @@ def check_timeout(value: Any, what: str = "timeout_seconds", allow_none: bool = 
         raise InvalidArgumentError(f"{what} must be a number of seconds, got {type(value).__name__}")
     if math.isnan(value) or value < 0:
         raise InvalidArgumentError(f"{what} must not be negative, got {value!r}")
+    if value > MAX_SECONDS:
+        raise InvalidArgumentError(f"{what} must be at most {MAX_SECONDS:.0f} seconds, got {value!r}")
     return float(value)
 
 
@@ -123,7 +127,7 @@ def build_enqueue(
     if priority is None:
         priority = 0
     elif isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= MAX_PRIORITY:
-        raise InvalidArgumentError(f"priority must be an integer from 1 to {MAX_PRIORITY} (0 is the default), got {priority!r}")
+        raise InvalidArgumentError(f"priority must be an integer from 0 (the default) to {MAX_PRIORITY}, lower runs first; got {priority!r}")
 
     timeout = check_timeout(options.get("workflow_timeout"), "workflow_timeout")
     if timeout is not None and timeout == 0:
@@ -139,14 +143,16 @@ def build_enqueue(
         if not isinstance(attributes, Mapping):
             raise InvalidArgumentError("attributes must be a dict")
         try:
-            attributes = json.loads(json.dumps(attributes))
+            attributes = json.loads(json.dumps(attributes, allow_nan=False))
         except (TypeError, ValueError) as exc:
             raise InvalidArgumentError(f"attributes must be JSON-serializable: {exc}") from exc
 
-    reuse = options.get("workflow_id_reuse_policy") or "return-existing"
+    reuse = options.get("workflow_id_reuse_policy")
+    reuse = "return-existing" if reuse is None else reuse
     if reuse not in ("return-existing", "reject"):
         raise InvalidArgumentError(f"workflow_id_reuse_policy must be 'return-existing' or 'reject', got {reuse!r}")
-    dup = options.get("duplication_policy") or "reject"
+    dup = options.get("duplication_policy")
+    dup = "reject" if dup is None else dup
     if dup not in ("return-existing", "reject"):
         raise InvalidArgumentError(f"duplication_policy must be 'reject' or 'return-existing', got {dup!r}")
     if dup == "return-existing" and dedup_id is None:

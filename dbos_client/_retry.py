@@ -11,9 +11,9 @@ import time
 from typing import Callable, Optional
 
 import psycopg
-from psycopg import errors as pgerr
 from psycopg_pool import PoolTimeout
 from tenacity import (
+    RetryCallState,
     Retrying,
     retry_if_exception,
     stop_after_attempt,
@@ -23,34 +23,40 @@ from tenacity import (
     wait_random,
 )
 from tenacity.stop import stop_base
+from tenacity.wait import wait_base
 
 from .models import RetryPolicy
 
 logger = logging.getLogger("dbos_client")
 
-_TRANSIENT_CLASSES: tuple[type[BaseException], ...] = (
-    pgerr.ConnectionException,  # 08xxx
-    pgerr.AdminShutdown,  # 57P01
-    pgerr.CrashShutdown,  # 57P02
-    pgerr.CannotConnectNow,  # 57P03
-    pgerr.InsufficientResources,  # 53xxx, e.g. too many connections
-    pgerr.SerializationFailure,  # 40001
-    pgerr.DeadlockDetected,  # 40P01
-    pgerr.IdleInTransactionSessionTimeout,  # 25P03
-    PoolTimeout,  # no healthy connection could be had in time
+# psycopg's specific classes do not subclass their SQLSTATE class's (TooManyConnections
+# is not an InsufficientResources), so whole classes are matched by SQLSTATE prefix.
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "53")  # connection exceptions; insufficient resources
+_TRANSIENT_SQLSTATES = frozenset(
+    {
+        "57P01",  # admin_shutdown
+        "57P02",  # crash_shutdown
+        "57P03",  # cannot_connect_now
+        "40001",  # serialization_failure
+        "40P01",  # deadlock_detected
+        "25P03",  # idle_in_transaction_session_timeout
+    }
 )
 
 
 def is_transient(exc: BaseException) -> bool:
     """True for failures that a fresh attempt on a fresh connection may not hit again."""
-    if isinstance(exc, pgerr.QueryCanceled):
-        # A statement timeout or a cancel is a decision, not an accident: never re-run it.
+    if isinstance(exc, PoolTimeout):
+        return True  # no healthy connection could be had in time
+    if not isinstance(exc, psycopg.Error):
         return False
-    if isinstance(exc, _TRANSIENT_CLASSES):
-        return True
-    # "connection failed", "the connection is closed", "server closed the connection
-    # unexpectedly" all arrive as a bare OperationalError with no SQLSTATE.
-    return isinstance(exc, psycopg.OperationalError) and getattr(exc, "sqlstate", None) is None
+    sqlstate = exc.sqlstate
+    if sqlstate is None:
+        # "connection failed", "the connection is closed", "server closed the connection
+        # unexpectedly" all arrive as a bare OperationalError with no SQLSTATE.
+        return isinstance(exc, psycopg.OperationalError)
+    # 57014 (a statement timeout or a cancel) is a decision, not an accident: never re-run it.
+    return sqlstate in _TRANSIENT_SQLSTATES or sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES
 
 
 class _stop_at_deadline(stop_base):
@@ -62,6 +68,18 @@ class _stop_at_deadline(stop_base):
 
     def __call__(self, retry_state: object) -> bool:
         return self.clock() >= self.deadline
+
+
+class _wait_within_deadline(wait_base):
+    """Never sleep past the caller's deadline: the last attempt happens at it, not after."""
+
+    def __init__(self, inner: wait_base, deadline: float, clock: Callable[[], float]) -> None:
+        self.inner = inner
+        self.deadline = deadline
+        self.clock = clock
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        return max(0.0, min(self.inner(retry_state), self.deadline - self.clock()))
 
 
 def retrying(
@@ -79,10 +97,14 @@ def retrying(
         stop = stop | stop_after_delay(policy.budget_seconds)
     if deadline is not None:
         stop = stop | _stop_at_deadline(deadline, clock)
+    wait: wait_base = wait_exponential(multiplier=policy.initial_seconds, max=policy.max_seconds) + wait_random(
+        0, policy.jitter_seconds
+    )
+    if deadline is not None:
+        wait = _wait_within_deadline(wait, deadline, clock)
     return Retrying(
         retry=retry_if_exception(is_transient),
-        wait=wait_exponential(multiplier=policy.initial_seconds, max=policy.max_seconds)
-        + wait_random(0, policy.jitter_seconds),
+        wait=wait,
         stop=stop,
         before_sleep=_log_retry,
         reraise=True,

@@ -146,6 +146,8 @@ class Codec:
         """The tag written for a ``serialization_type`` choice (None: the configured serializer)."""
         if choice is None:
             return self.default_tag
+        if isinstance(choice, enum.Enum) and choice.name == "DEFAULT":
+            return self.default_tag  # dbos.WorkflowSerializationFormat.DEFAULT, whose value is 'None'
         value = choice.value if isinstance(choice, enum.Enum) else choice
         if value is None:
             return self.default_tag

@@ -14,7 +14,7 @@ from typing import Any, Generic, Iterator, Optional, TypeVar
 
 import psycopg
 from psycopg import errors as pgerr
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import _ops
 from ._config import DatabaseConfig, resolve
@@ -80,7 +80,8 @@ class WorkflowHandle(Generic[R]):
         """
         timeout = check_timeout(timeout_seconds)
         poll = self._client._poll(timeout, polling_interval_sec)
-        return self._client._run(_ops.get_result(self._client._queries(), self._client._codec, self.workflow_id, poll))
+        q = self._client._queries(poll.deadline)
+        return self._client._run(_ops.get_result(q, self._client._codec, self.workflow_id, poll))
 
     def __repr__(self) -> str:
         return f"WorkflowHandle({self.workflow_id!r})"
@@ -151,6 +152,7 @@ class DBOSClient:
         self._q: Optional[Queries] = None
         self._closed = False
         self._warned_queues: set[str] = set()
+        self._last_connect_error: Optional[BaseException] = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -205,7 +207,8 @@ class DBOSClient:
             *args, **kwargs: the workflow's arguments.
 
         Raises:
-            InvalidArgumentError: a bad option or an unserializable argument.
+            InvalidArgumentError: a bad option.
+            SerializationError: an argument the chosen format cannot serialize.
             WorkflowIdConflictError: the id belongs to a different workflow.
             DeduplicatedError: the queue already has this deduplication id.
         """
@@ -245,7 +248,8 @@ class DBOSClient:
 
         Raises:
             WorkflowNotFoundError: no workflow has ``destination_id``.
-            InvalidArgumentError: a bad id, topic or key, or an unserializable message.
+            InvalidArgumentError: a bad id, topic or key.
+            SerializationError: a message the chosen format cannot serialize.
         """
         require_text(destination_id, "destination_id")
         optional_text(topic, "topic")
@@ -271,7 +275,8 @@ class DBOSClient:
         require_text(workflow_id, "workflow_id")
         require_text(key, "key")
         timeout = check_timeout(timeout_seconds, allow_none=False)
-        return self._run(_ops.get_event(self._queries(), self._codec, workflow_id, key, self._poll(timeout)))
+        poll = self._poll(timeout)
+        return self._run(_ops.get_event(self._queries(poll.deadline), self._codec, workflow_id, key, poll))
 
     def get_all_events(self, workflow_id: str) -> dict[str, Any]:
         """Every event key of the workflow with its latest value. One query; never blocks.
@@ -314,7 +319,7 @@ class DBOSClient:
         return self._stream(workflow_id, key, offset, poll)
 
     def _stream(self, workflow_id: str, key: str, offset: int, poll: Poll) -> Iterator[Any]:
-        q = self._queries()
+        q = self._queries(poll.deadline)
         if not q.has_streams:
             raise SchemaError(f"{q.info.describe()} has no streams table (streams need DBOS 1.14 or later)")
         yield from self._iterate(_ops.read_stream(q, self._codec, workflow_id, key, offset, poll))
@@ -368,13 +373,14 @@ class DBOSClient:
             policy = PollPolicy(min(policy.interval_seconds, cap), cap, policy.backoff)
         return Poll(timeout, policy)
 
-    def _queries(self) -> Queries:
+    def _queries(self, deadline: Optional[float] = None) -> Queries:
+        """The statements for this database's schema; detects it on first use, within ``deadline``."""
         q = self._q
         if q is not None:
             return q
         with self._schema_lock:
             if self._q is None:
-                info = self._run(_ops.detect_schema(self._schema_name, self._config.database))
+                info = self._run(_ops.detect_schema(self._schema_name, self._config.database, deadline))
                 self._q = Queries(info)
             return self._q
 
@@ -422,8 +428,13 @@ class DBOSClient:
 
     def _execute(self, query: Query) -> Any:
         """One statement on a pooled connection, retried on transient failures."""
+        # No single attempt may outlast the caller's deadline or the whole retry budget.
+        limit = query.deadline
+        if self._retry_policy.budget_seconds is not None:
+            budget_end = time.monotonic() + self._retry_policy.budget_seconds
+            limit = budget_end if limit is None else min(limit, budget_end)
         try:
-            return retrying(self._retry_policy, deadline=query.deadline)(self._execute_once, query)
+            return retrying(self._retry_policy, deadline=query.deadline)(self._execute_once, query, limit)
         except (pgerr.UndefinedTable, pgerr.InvalidSchemaName, pgerr.UndefinedColumn) as exc:
             raise SchemaError(
                 f"the DBOS schema {self._schema_name!r} changed under this client ({exc.diag.message_primary})"
@@ -431,16 +442,19 @@ class DBOSClient:
         except Exception as exc:
             if not is_transient(exc):
                 raise
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            reason = exc
+            if isinstance(exc, PoolTimeout) and self._last_connect_error is not None:
+                reason = self._last_connect_error  # why the pool had no connection to give
+            first_line = (str(reason).strip().splitlines() or [type(reason).__name__])[0]
             raise DatabaseUnavailableError(
                 f"the system database at {self._config.display_url} is unreachable: {first_line}",
                 url=self._config.display_url,
             ) from exc
 
-    def _execute_once(self, query: Query) -> Any:
+    def _execute_once(self, query: Query, limit: Optional[float]) -> Any:
         wait = _MAX_CONNECT_WAIT
-        if query.deadline is not None:
-            wait = min(wait, max(_MIN_CONNECT_WAIT, query.deadline - time.monotonic()))
+        if limit is not None:
+            wait = min(wait, max(_MIN_CONNECT_WAIT, limit - time.monotonic()))
         pool = self._get_pool()
         try:
             with pool.connection(timeout=wait) as conn:
@@ -457,6 +471,9 @@ class DBOSClient:
                 pool.check()
             raise
 
+    def _record_connect_error(self, exc: Optional[BaseException]) -> None:
+        self._last_connect_error = exc
+
     def _get_pool(self) -> ConnectionPool:
         pool = self._pool
         if pool is not None:
@@ -465,15 +482,40 @@ class DBOSClient:
             if self._closed:
                 raise InvalidArgumentError("this DBOSClient is closed")
             if self._pool is None:
+                # min_size=0: the first call opens the first connection itself. A
+                # min_size of 1 would race it with a background connect: two for one send.
                 pool = ConnectionPool(
                     self._config.conninfo,
-                    min_size=1,
+                    min_size=0,
                     max_size=self._pool_size,
                     open=False,
                     name="dbos_client",
                     kwargs={"autocommit": True},
+                    connection_class=_recording_connection_class(self._record_connect_error),
                     num_workers=2,
                 )
                 pool.open(wait=False)
                 self._pool = pool
             return self._pool
+
+
+def _recording_connection_class(record: Any) -> type[psycopg.Connection[Any]]:
+    """A Connection class that reports why connecting failed (or None once it works).
+
+    The pool connects in its own threads and a caller only sees PoolTimeout; this keeps
+    the real reason ("connection refused", "password authentication failed") for the
+    DatabaseUnavailableError message.
+    """
+
+    class RecordingConnection(psycopg.Connection[Any]):
+        @classmethod
+        def connect(cls, *args: Any, **kwargs: Any) -> Any:
+            try:
+                conn = super().connect(*args, **kwargs)
+            except psycopg.Error as exc:
+                record(exc)
+                raise
+            record(None)
+            return conn
+
+    return RecordingConnection

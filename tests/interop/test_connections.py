@@ -1,0 +1,179 @@
+"""Connections, threads, retries and failures, against real servers."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import threading
+import time
+
+import psycopg
+import pytest
+
+from cluster import PrivateCluster
+from conftest import ADMIN_URL, QUEUE, UNPOLLED_QUEUE
+from runtime import DBOSRuntime, create_database, drop_database, runtime_python
+from dbos_client import (
+    DatabaseUnavailableError,
+    DBOSClient,
+    RetryPolicy,
+    SchemaError,
+    __version__,
+)
+
+pytestmark = pytest.mark.interop
+APP_NAME = f"dbos_client/{__version__}"
+
+
+def _our_connections(url: str) -> int:
+    dbname = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name = %s", (dbname, APP_NAME)
+        ).fetchone()
+    return int(row[0])
+
+
+def _eventually(predicate, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_one_send_costs_one_connection_and_leaves_no_thread(runtime) -> None:
+    with DBOSClient(system_database_url=runtime.url) as setup:
+        target = setup.enqueue({"queue_name": UNPOLLED_QUEUE, "workflow_name": "echo"}).workflow_id
+    assert _eventually(lambda: _our_connections(runtime.url) == 0)
+    threads_before = threading.active_count()
+    client = DBOSClient(system_database_url=runtime.url)
+    assert threading.active_count() == threads_before  # construction does no I/O and starts nothing
+    client.send(target, "hello")
+    assert _our_connections(runtime.url) == 1
+    client.close()
+    assert threading.active_count() == threads_before
+    assert _eventually(lambda: _our_connections(runtime.url) == 0)
+
+
+def test_short_lived_script_exits_cleanly(runtime) -> None:
+    with DBOSClient(system_database_url=runtime.url) as setup:
+        target = setup.enqueue({"queue_name": UNPOLLED_QUEUE, "workflow_name": "echo"}).workflow_id
+    # No close() and no `with`: the script must still exit promptly.
+    script = f"from dbos_client import DBOSClient\nDBOSClient(system_database_url={runtime.url!r}).send({target!r}, 'cron')\n"
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - start < 10
+
+
+def test_connections_identify_themselves(runtime, client: DBOSClient) -> None:
+    client.check_connection()
+    assert _our_connections(runtime.url) >= 1
+    assert client.schema_info.is_v3 == runtime.is_v3
+
+
+def test_concurrent_use_is_bounded_by_the_pool(runtime) -> None:
+    with DBOSClient(system_database_url=runtime.url, system_database_pool_size=3) as client:
+        handle = client.enqueue({"queue_name": QUEUE, "workflow_name": "set_event_value"}, "k", "v")
+        handle.get_result(timeout_seconds=30)
+        errors: list[BaseException] = []
+
+        def hammer() -> None:
+            try:
+                for _ in range(20):
+                    assert client.get_event(handle.workflow_id, "k", 5) == "v"
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=hammer) for _ in range(20)]
+        for t in threads:
+            t.start()
+        peak = 0
+        while any(t.is_alive() for t in threads):
+            peak = max(peak, _our_connections(runtime.url))
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert peak <= 3
+
+
+def test_lost_connections_are_replaced(runtime, client: DBOSClient) -> None:
+    handle = client.enqueue({"queue_name": QUEUE, "workflow_name": "set_event_value"}, "k", 1)
+    assert client.get_event(handle.workflow_id, "k", 30) == 1
+    dbname = psycopg.conninfo.conninfo_to_dict(runtime.url)["dbname"]
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        killed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+            (dbname, APP_NAME),
+        ).fetchone()[0]
+    assert killed >= 1
+    # The pooled connection is dead; the call is retried on a fresh one, invisibly.
+    assert client.get_event(handle.workflow_id, "k", 30) == 1
+
+
+def test_unreachable_database_gives_one_clear_error(caplog: pytest.LogCaptureFixture) -> None:
+    url = "postgresql://someone:s3cret-pw@127.0.0.1:1/nowhere"
+    client = DBOSClient(system_database_url=url, retry_policy=RetryPolicy(budget_seconds=1.5))
+    assert "s3cret" not in repr(client)
+    start = time.monotonic()
+    with caplog.at_level(logging.DEBUG):
+        with pytest.raises(DatabaseUnavailableError) as info:
+            client.send("wf", "hello")
+    elapsed = time.monotonic() - start
+    client.close()
+    assert elapsed < 15
+    assert "unreachable" in str(info.value) and "127.0.0.1" in str(info.value)
+    assert "s3cret" not in str(info.value) and "s3cret" not in repr(info.value)
+    assert not any("s3cret" in r.getMessage() for r in caplog.records)
+
+
+def test_waiting_call_retries_only_until_its_own_timeout() -> None:
+    client = DBOSClient(system_database_url="postgresql://postgres@127.0.0.1:1/nowhere")  # default 30 s budget
+    start = time.monotonic()
+    with pytest.raises(DatabaseUnavailableError):
+        client.get_event("wf", "k", timeout_seconds=1)
+    client.close()
+    assert time.monotonic() - start < 6
+
+
+def test_database_without_dbos_schema() -> None:
+    url = create_database(ADMIN_URL)
+    try:
+        with DBOSClient(system_database_url=url) as client:
+            with pytest.raises(SchemaError, match="never creates or migrates"):
+                client.send("wf", "x")
+    finally:
+        drop_database(url, ADMIN_URL)
+
+
+def test_wrong_schema_name(runtime) -> None:
+    with DBOSClient(system_database_url=runtime.url, dbos_system_schema="not_dbos") as client:
+        with pytest.raises(SchemaError, match="not_dbos"):
+            client.get_all_events("wf")
+
+
+def test_survives_a_server_restart() -> None:
+    """Stop the server mid-wait, bring it back: the waiting call finishes as if nothing happened."""
+    with PrivateCluster() as cluster:
+        url = create_database(cluster.admin_url)
+        app = DBOSRuntime(runtime_python("3.4.0"), url)
+        app.start()
+        try:
+            with DBOSClient(system_database_url=url) as client:
+                handle = client.enqueue({"queue_name": QUEUE, "workflow_name": "event_after_message"}, "k", "t", 120)
+                results: list[object] = []
+                waiter = threading.Thread(target=lambda: results.append(client.get_event(handle.workflow_id, "k", 90)))
+                waiter.start()
+                time.sleep(0.5)
+                cluster.stop()
+                time.sleep(2)
+                cluster.start()
+                # The app's own connections recover on their own; ours are retried.
+                client.send(handle.workflow_id, "after restart", topic="t")
+                waiter.join(90)
+                assert results == ["after restart"]
+        finally:
+            app.stop()

@@ -1,0 +1,319 @@
+"""The system database URL: where it comes from, what is accepted, and that the password never shows."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from dbos_client import DBOSClient, InvalidArgumentError, __version__
+from dbos_client._config import CONNECTION_APPLICATION_NAME, URL_ENV, DatabaseConfig, redact, resolve
+
+SECRET = "s3cret"
+
+
+@pytest.fixture(autouse=True)
+def no_env_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(URL_ENV, raising=False)
+
+
+# -- where the URL comes from ------------------------------------------------------------
+
+
+def test_env_var_is_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(URL_ENV, "postgresql://envuser@envhost:5433/envdb")
+    cfg = resolve(None)
+    params = conninfo_to_dict(cfg.conninfo)
+    assert (params["user"], params["host"], params["port"], params["dbname"]) == ("envuser", "envhost", "5433", "envdb")
+    assert cfg.database == "envdb"
+
+
+def test_explicit_url_beats_the_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(URL_ENV, "postgresql://envuser@envhost/envdb")
+    assert resolve("postgresql://me@here/mine").database == "mine"
+
+
+def test_env_var_name() -> None:
+    assert URL_ENV == "DBOS_SYSTEM_DATABASE_URL"
+
+
+@pytest.mark.parametrize("env", [None, ""])
+def test_missing_url_is_an_error(monkeypatch: pytest.MonkeyPatch, env: str | None) -> None:
+    if env is not None:
+        monkeypatch.setenv(URL_ENV, env)
+    with pytest.raises(InvalidArgumentError) as info:
+        resolve(None)
+    assert URL_ENV in str(info.value)
+    assert "system_database_url" in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["", "   ", 42, b"postgresql://u@h/db"], ids=repr)
+def test_non_string_or_empty_url(url: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="system_database_url"):
+        resolve(url)  # type: ignore[arg-type]
+
+
+# -- what is accepted ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:///dbos.sqlite", "sqlite:///:memory:", "sqlite+aiosqlite:///x.db", "SQLITE:///x.db"],
+)
+def test_sqlite_is_rejected(url: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="SQLite"):
+        resolve(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://u:s3cret@h/db", "mysql+pymysql://u:s3cret@h/db", "mssql://h/db", "http://h/db", "postgresqlx://h/db"]
+)
+def test_other_databases_are_rejected(url: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="postgresql://") as info:
+        resolve(url)
+    assert SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["localhost:5432/db", "user=u dbname=db", "/tmp/db"])
+def test_not_a_url(url: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="postgresql://"):
+        resolve(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:s3cret@host:5432/db",
+        "postgres://u:s3cret@host:5432/db",
+        "postgresql+psycopg://u:s3cret@host:5432/db",
+        "postgresql+psycopg2://u:s3cret@host:5432/db",
+        "POSTGRESQL://u:s3cret@host:5432/db",
+    ],
+)
+def test_postgres_urls_are_accepted(url: str) -> None:
+    cfg = resolve(url)
+    params = conninfo_to_dict(cfg.conninfo)
+    assert params["user"] == "u"
+    assert params["password"] == SECRET
+    assert params["host"] == "host"
+    assert params["port"] == "5432"
+    assert params["dbname"] == "db"
+    assert cfg.database == "db"
+    assert cfg.display_url.endswith("://u:***@host:5432/db")
+    assert "+psycopg" not in cfg.display_url
+
+
+def test_database_defaults_to_the_user_name() -> None:
+    assert resolve("postgresql://alice@host").database == "alice"
+
+
+def test_application_name_is_added() -> None:
+    params = conninfo_to_dict(resolve("postgresql://u@h/db").conninfo)
+    assert params["application_name"] == CONNECTION_APPLICATION_NAME == f"dbos_client/{__version__}"
+
+
+def test_application_name_from_the_url_is_kept() -> None:
+    params = conninfo_to_dict(resolve("postgresql://u@h/db?application_name=billing").conninfo)
+    assert params["application_name"] == "billing"
+
+
+def test_connect_timeout_default() -> None:
+    assert conninfo_to_dict(resolve("postgresql://u@h/db").conninfo)["connect_timeout"] == "10"
+
+
+def test_connect_timeout_from_the_url_is_kept() -> None:
+    assert conninfo_to_dict(resolve("postgresql://u@h/db?connect_timeout=3").conninfo)["connect_timeout"] == "3"
+
+
+def test_other_query_parameters_are_kept() -> None:
+    params = conninfo_to_dict(resolve("postgresql://u@h/db?sslmode=require&options=-c%20statement_timeout%3D5s").conninfo)
+    assert params["sslmode"] == "require"
+    assert params["options"] == "-c statement_timeout=5s"
+
+
+def test_percent_encoded_password_is_decoded_for_libpq_and_hidden() -> None:
+    cfg = resolve("postgresql://u:p%40ss%3Aw%2Frd@h/db")
+    assert conninfo_to_dict(cfg.conninfo)["password"] == "p@ss:w/rd"
+    assert "p%40ss" not in cfg.display_url and "p@ss" not in cfg.display_url
+
+
+def test_unknown_query_parameter_is_invalid() -> None:
+    with pytest.raises(InvalidArgumentError, match="not a valid Postgres URL"):
+        resolve("postgresql://u:s3cret@h/db?bogus=1")
+
+
+# -- the password never shows -------------------------------------------------------------
+
+PASSWORD_URLS = [
+    "postgresql://u:s3cret@host:5432/db",
+    "postgresql+psycopg://u:s3cret@host/db",
+    "postgresql://u@host/db?password=s3cret",
+    "postgresql://u@host/db?sslmode=require&password=s3cret",
+    "postgresql://u:s3cret@host/db?password=s3cret",
+    "postgresql://u:s3cret@host:notaport/db",
+    "postgresql://u:s3cret@host:99999999/db",
+    "postgresql://u:s3cret@[::1]:5432/db",
+    "postgresql://u:s3cret@host1:5432,host2:5433/db",
+]
+
+
+@pytest.mark.parametrize("url", PASSWORD_URLS)
+def test_redact_hides_the_password(url: str) -> None:
+    shown = redact(url)
+    assert SECRET not in shown
+    assert "***" in shown
+
+
+@pytest.mark.parametrize("url", PASSWORD_URLS)
+def test_password_never_in_display_url_or_repr(url: str) -> None:
+    cfg = resolve(url)
+    assert SECRET in cfg.conninfo  # libpq does get it
+    assert SECRET not in cfg.display_url
+    assert SECRET not in repr(cfg)
+    assert SECRET not in str(cfg)
+    client = DBOSClient(system_database_url=url)
+    assert SECRET not in repr(client)
+    assert SECRET not in str(client)
+
+
+def test_redact_without_password_is_unchanged() -> None:
+    assert redact("postgresql://u@host:5432/db") == "postgresql://u@host:5432/db"
+    assert redact("postgresql://host/db?sslmode=require") == "postgresql://host/db?sslmode=require"
+
+
+def test_redact_unparseable() -> None:
+    assert SECRET not in redact("postgresql://u:s3cret@[bad/db")
+
+
+MALFORMED_WITH_PASSWORD = [
+    "postgresql://u:s3cret@[bad/db",
+    "postgresql://u:s3cret@host/db?bogus=1",
+    "postgresql://u@host/db?password=s3cret&bogus=1",
+    "postgresql://u:s3cret@host/db?PASSWORD=s3cret",
+    "mysql://u:s3cret@host/db",
+    "sqlite://u:s3cret@host/db",
+    "//u:s3cret@host/db",
+]
+
+
+@pytest.mark.parametrize("url", MALFORMED_WITH_PASSWORD)
+def test_password_never_in_errors(url: str) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        resolve(url)
+    err = info.value
+    assert SECRET not in str(err)
+    assert SECRET not in repr(err)
+    assert all(SECRET not in str(a) for a in err.args)
+    # No chained psycopg error that might quote the URL.
+    assert err.__cause__ is None
+    assert err.__suppress_context__ or err.__context__ is None or SECRET not in str(err.__context__)
+    with pytest.raises(InvalidArgumentError) as info2:
+        DBOSClient(system_database_url=url)
+    assert SECRET not in str(info2.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["u:s3cret@host/db", "postgresql:/u:s3cret@host/db", "postgresql//u:s3cret@host/db", "host=h user=u password=s3cret"],
+)
+def test_password_never_in_errors_for_non_urls(url: str) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        resolve(url)
+    assert SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["postgresql://u:s3cret@host:notaport/db", "postgresql://u:s3cret@[bad/db", "postgresql://u@host/db?password=s3cret"])
+def test_password_never_leaks_from_the_briefed_examples(url: str) -> None:
+    try:
+        cfg = resolve(url)
+    except InvalidArgumentError as exc:
+        assert SECRET not in str(exc)
+    else:
+        assert SECRET not in cfg.display_url and SECRET not in repr(cfg)
+
+
+@pytest.mark.parametrize("url", ["postgresql://u:s3#cret@host/db", "postgresql://u:s3?cret@host/db"], ids=["hash", "question"])
+def test_password_with_unencoded_url_delimiters_is_hidden(url: str) -> None:
+    cfg = resolve(url)
+    password = conninfo_to_dict(cfg.conninfo)["password"]
+    assert password in (SECRET[:2] + "#" + SECRET[2:], SECRET[:2] + "?" + SECRET[2:])  # libpq sees it
+    for shown in (cfg.display_url, repr(cfg), repr(DBOSClient(system_database_url=url))):
+        assert "s3" not in shown and "cret" not in shown
+
+
+def test_sslpassword_is_hidden() -> None:
+    url = "postgresql://u@host/db?sslmode=require&sslpassword=s3cret"
+    cfg = resolve(url)
+    assert conninfo_to_dict(cfg.conninfo)["sslpassword"] == SECRET
+    assert SECRET not in cfg.display_url
+
+
+def test_database_config_repr_is_the_display_url() -> None:
+    cfg = resolve("postgresql://u:s3cret@h/db")
+    assert repr(cfg) == "DatabaseConfig('postgresql://u:***@h/db')"
+    assert isinstance(cfg, DatabaseConfig)
+
+
+# -- constructing a client does no I/O ------------------------------------------------------
+
+
+def test_client_construction_does_no_io() -> None:
+    url = "postgresql://u:s3cret@127.0.0.1:1/db"  # nothing listens there
+    start = time.monotonic()
+    client = DBOSClient(system_database_url=url)
+    elapsed = time.monotonic() - start
+    assert elapsed < 0.5
+    assert client._pool is None
+    assert client._q is None
+    assert repr(client) == "DBOSClient(url='postgresql://u:***@127.0.0.1:1/db', schema='dbos')"
+    client.close()  # nothing to close: still no I/O
+    client.close()
+
+
+def test_client_context_manager_without_use_does_no_io() -> None:
+    start = time.monotonic()
+    with DBOSClient(system_database_url="postgresql://u:s3cret@127.0.0.1:1/db") as client:
+        assert client._pool is None
+    assert time.monotonic() - start < 0.5
+
+
+def test_client_takes_the_url_from_the_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(URL_ENV, "postgresql://u:s3cret@127.0.0.1:1/envdb")
+    client = DBOSClient()
+    assert "envdb" in repr(client)
+    assert SECRET not in repr(client)
+
+
+def test_client_without_any_url_is_an_error() -> None:
+    with pytest.raises(InvalidArgumentError, match=URL_ENV):
+        DBOSClient()
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"system_database_pool_size": 0}, "system_database_pool_size"),
+        ({"system_database_pool_size": True}, "system_database_pool_size"),
+        ({"system_database_pool_size": 2.0}, "system_database_pool_size"),
+        ({"dbos_system_schema": ""}, None),  # "" means the default schema
+        ({"dbos_system_schema": "a\x00b"}, "dbos_system_schema"),
+        ({"application_name": 5}, "application_name"),
+        ({"serializer": object()}, "serializer"),
+        ({"system_database_engine": object()}, "system_database_engine"),
+        ({"sharding": True}, "sharding"),
+    ],
+)
+def test_client_argument_validation(kwargs: dict, name: str | None) -> None:
+    url = "postgresql://u:s3cret@127.0.0.1:1/db"
+    if name is None:
+        assert "schema='dbos'" in repr(DBOSClient(system_database_url=url, **kwargs))
+        return
+    with pytest.raises(InvalidArgumentError, match=name) as info:
+        DBOSClient(system_database_url=url, **kwargs)
+    assert SECRET not in str(info.value)
+
+
+def test_retry_connection_errors_false_means_one_attempt() -> None:
+    client = DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db", retry_connection_errors=False)
+    assert client._retry_policy.max_attempts == 1

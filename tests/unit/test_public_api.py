@@ -1,0 +1,211 @@
+"""The public surface: exports, docstrings, drop-in compatibility with dbos.DBOSClient 3.4.0, purity."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import types
+from pathlib import Path
+
+import dbos
+import pytest
+from dbos._client import WorkflowHandleClientPolling
+
+import dbos_client
+from dbos_client import DBOSClient, WorkflowHandle
+
+PACKAGE_DIR = Path(dbos_client.__file__).parent
+
+
+# -- exports --------------------------------------------------------------------------
+
+
+def test_all_matches_the_public_names() -> None:
+    public = {
+        name
+        for name, obj in vars(dbos_client).items()
+        if not name.startswith("_") and not isinstance(obj, types.ModuleType)
+    }
+    assert set(dbos_client.__all__) == public | {"__version__"}
+    assert len(dbos_client.__all__) == len(set(dbos_client.__all__))
+
+
+def test_every_name_in_all_exists() -> None:
+    for name in dbos_client.__all__:
+        assert hasattr(dbos_client, name), name
+
+
+def test_star_import() -> None:
+    namespace: dict = {}
+    exec("from dbos_client import *", namespace)
+    assert set(dbos_client.__all__) <= set(namespace)
+
+
+def test_version_matches_the_distribution() -> None:
+    from importlib.metadata import version
+
+    assert dbos_client.__version__ == version("dbos-client")
+
+
+# -- docstrings -----------------------------------------------------------------------
+
+
+def public_members(cls: type) -> list[str]:
+    return [name for name in vars(cls) if not name.startswith("_")]
+
+
+@pytest.mark.parametrize("cls", [DBOSClient, WorkflowHandle], ids=lambda c: c.__name__)
+def test_classes_have_docstrings(cls: type) -> None:
+    assert cls.__doc__ and cls.__doc__.strip()
+
+
+@pytest.mark.parametrize(
+    "cls, name",
+    [(cls, name) for cls in (DBOSClient, WorkflowHandle) for name in public_members(cls)],
+    ids=lambda v: v if isinstance(v, str) else v.__name__,
+)
+def test_public_methods_have_docstrings(cls: type, name: str) -> None:
+    member = vars(cls)[name]
+    if isinstance(member, property):
+        member = member.fget
+    assert callable(member), f"{cls.__name__}.{name} is not a method"
+    assert member.__doc__ and member.__doc__.strip(), f"{cls.__name__}.{name} has no docstring"
+
+
+def test_the_expected_methods_are_public() -> None:
+    expected = {
+        "enqueue", "send", "get_event", "get_all_events", "read_stream", "retrieve_workflow",
+        "cancel_workflow", "resume_workflow", "close", "destroy", "check_connection",
+    }  # fmt: skip
+    assert expected <= set(public_members(DBOSClient))
+    assert {"get_workflow_id", "get_status", "get_result"} <= set(public_members(WorkflowHandle))
+
+
+# -- drop-in compatibility with dbos.DBOSClient 3.4.0 -----------------------------------
+
+#: dbos.DBOSClient parameters dbos-client deliberately does not support.
+KNOWN_OMISSIONS: dict[str, set[str]] = {
+    "__init__": {
+        "system_database_engine",  # a SQLAlchemy engine: dbos-client has no SQLAlchemy
+        "system_database_polling_concurrency",
+        "observability_query_timeout_sec",
+        "sys_db_idle_transaction_timeout_sec",
+        "sharding",
+    },
+    "enqueue": set(),
+    "send": {"send_to_forks", "shard_key"},
+    "get_event": {"shard_key"},
+    "read_stream": {"shard_key"},
+    "retrieve_workflow": {"shard_key"},
+    "cancel_workflow": {"shard_key"},
+    "resume_workflow": {"shard_key"},
+    "destroy": set(),
+}
+#: Parameters dbos-client adds (all keyword-only with defaults).
+OUR_EXTRAS: dict[str, set[str]] = {"__init__": {"retry_policy", "poll_policy", "unsupported"}}
+
+
+def params(func: object) -> dict[str, inspect.Parameter]:
+    return dict(inspect.signature(func).parameters)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("method", sorted(KNOWN_OMISSIONS))
+def test_same_parameters_as_dbos_client(method: str) -> None:
+    theirs = params(getattr(dbos.DBOSClient, method))
+    ours = params(getattr(DBOSClient, method))
+    omitted = KNOWN_OMISSIONS[method]
+    assert omitted <= set(theirs), f"stale omission list for {method}"
+    expected = {name: p for name, p in theirs.items() if name not in omitted}
+    assert set(ours) - OUR_EXTRAS.get(method, set()) == set(expected)
+    for name, p in expected.items():
+        assert ours[name].kind == p.kind, f"{method}({name}) is {ours[name].kind}, dbos has {p.kind}"
+
+
+@pytest.mark.parametrize("method", sorted(KNOWN_OMISSIONS))
+def test_positional_order_matches_dbos(method: str) -> None:
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    theirs = [n for n, p in params(getattr(dbos.DBOSClient, method)).items() if p.kind in positional]
+    ours = [n for n, p in params(getattr(DBOSClient, method)).items() if p.kind in positional]
+    assert ours == theirs
+
+
+@pytest.mark.parametrize(
+    "method, name",
+    [("get_event", "timeout_seconds"), ("read_stream", "offset"), ("cancel_workflow", "cancel_children"), ("send", "topic")],
+)
+def test_defaults_match_dbos(method: str, name: str) -> None:
+    assert params(getattr(DBOSClient, method))[name].default == params(getattr(dbos.DBOSClient, method))[name].default
+
+
+def test_our_extras_are_keyword_only_with_defaults() -> None:
+    p = params(DBOSClient.__init__)
+    for name in ("retry_policy", "poll_policy"):
+        assert p[name].kind is inspect.Parameter.KEYWORD_ONLY
+        assert p[name].default is None
+
+
+def test_every_constructor_parameter_is_keyword_only() -> None:
+    for name, p in params(DBOSClient.__init__).items():
+        if name != "self":
+            assert p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.VAR_KEYWORD), name
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN_OMISSIONS["__init__"]))
+def test_omitted_constructor_arguments_are_refused_not_ignored(name: str) -> None:
+    with pytest.raises(dbos_client.InvalidArgumentError, match=name):
+        DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db", **{name: object()})
+
+
+def test_handle_has_the_dbos_handle_surface() -> None:
+    for name in ("get_workflow_id", "get_result", "get_status"):
+        assert hasattr(WorkflowHandleClientPolling, name)
+        assert hasattr(WorkflowHandle, name)
+    theirs = params(WorkflowHandleClientPolling.get_result)
+    ours = params(WorkflowHandle.get_result)
+    for name, p in theirs.items():
+        assert name in ours
+        assert ours[name].kind == p.kind
+
+
+def test_handle_does_no_io() -> None:
+    client = DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db")
+    handle = WorkflowHandle(client, "wf-1")
+    assert handle.workflow_id == handle.get_workflow_id() == "wf-1"
+    assert repr(handle) == "WorkflowHandle('wf-1')"
+    assert client._pool is None
+
+
+# -- the pure modules stay pure ---------------------------------------------------------
+
+PURE_MODULES = ["_ops", "_wait", "_sql", "_serialization", "_options", "_schema"]
+FORBIDDEN_MODULES = {"asyncio", "socket", "threading", "subprocess", "psycopg_pool"}
+FORBIDDEN_NAMES = {"sleep", "connect", "Connection", "AsyncConnection", "ConnectionPool", "AsyncConnectionPool"}
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_pure_module_does_no_io(module: str) -> None:
+    source = (PACKAGE_DIR / f"{module}.py").read_text()
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                assert alias.name.split(".")[0] not in FORBIDDEN_MODULES, f"{module} imports {alias.name}"
+        elif isinstance(node, ast.ImportFrom):
+            assert (node.module or "").split(".")[0] not in FORBIDDEN_MODULES, f"{module} imports from {node.module}"
+            for alias in node.names:
+                assert alias.name not in FORBIDDEN_NAMES, f"{module} imports {alias.name} from {node.module}"
+        elif isinstance(node, ast.Attribute):
+            assert node.attr not in FORBIDDEN_NAMES, f"{module} uses .{node.attr} (line {node.lineno})"
+        elif isinstance(node, ast.Name):
+            assert node.id not in FORBIDDEN_NAMES, f"{module} uses {node.id} (line {node.lineno})"
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_pure_module_source_grep(module: str) -> None:
+    code_lines = [
+        line.split("#", 1)[0]
+        for line in (PACKAGE_DIR / f"{module}.py").read_text().splitlines()
+    ]
+    code = "\n".join(code_lines)
+    for needle in ("time.sleep", "asyncio", "psycopg.connect", ".connect(", "ConnectionPool", "from time import"):
+        assert needle not in code, f"{module} contains {needle!r}"

@@ -1,0 +1,544 @@
+"""Values are encoded and decoded exactly as the DBOS runtime (dbos 3.4.0) stores them."""
+
+from __future__ import annotations
+
+import base64
+import pickle
+import sys
+import types
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import dbos
+import pytest
+from dbos import _serialization as dbos_ser
+
+import dbos_client
+from dbos_client import (
+    DefaultSerializer,
+    InvalidArgumentError,
+    PortableJSONSerializer,
+    PortableWorkflowError,
+    SerializationError,
+    Serializer,
+    WorkflowSerializationFormat,
+)
+from dbos_client._serialization import (
+    PICKLE,
+    PORTABLE,
+    STREAM_CLOSED_SENTINEL,
+    Codec,
+    is_stream_closed,
+)
+
+DBOS_PICKLE = dbos_ser.DefaultSerializer()
+DBOS_PORTABLE = dbos_ser.DBOSPortableJSON
+
+NAIVE = datetime(2024, 2, 29, 13, 45, 7, 123456)
+AWARE = datetime(2024, 2, 29, 13, 45, 7, 123456, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+AWARE_UTC = datetime(2024, 2, 29, 13, 45, 7, tzinfo=timezone.utc)
+
+SHARED_VALUES = {
+    "none": None,
+    "bool": True,
+    "int": 42,
+    "bigint": 2**70,
+    "float": 3.25,
+    "str": "hello",
+    "unicode": "héllo wörld — 日本語 🚀",
+    "empty": "",
+    "list": [1, "two", 3.0, None],
+    "tuple": (1, 2, (3, 4)),
+    "set": {1},
+    "naive_datetime": NAIVE,
+    "aware_datetime": AWARE,
+    "utc_datetime": AWARE_UTC,
+    "date": date(2024, 2, 29),
+    "decimal": Decimal("12345.678900"),
+    "decimal_exp": Decimal("1E+3"),
+    "nested": {"a": {"b": [1, {"c": (2, 3)}], "d": "é"}, "when": NAIVE, "amount": Decimal("0.1")},
+    "dict_unicode_keys": {"ключ": "значение", "🔑": [1]},
+}
+
+
+# -- round trips ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", SHARED_VALUES.values(), ids=SHARED_VALUES.keys())
+def test_pickle_round_trip(value: Any) -> None:
+    codec = Codec()
+    text = codec.encode(value, PICKLE)
+    assert codec.decode(text, PICKLE) == value
+    assert codec.decode(text, None) == value  # NULL tag: the configured (pickle) serializer
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, True, 0, -7, 1.5, "s", "日本 🚀", [1, [2, [3]]], {"a": {"b": None}}, {"x": [True, False]}],
+)
+def test_portable_round_trip_of_json_values(value: Any) -> None:
+    codec = Codec()
+    assert codec.decode(codec.encode(value, PORTABLE), PORTABLE) == value
+
+
+def test_portable_conversions() -> None:
+    codec = Codec()
+    text = codec.encode({"t": (1, 2), "d": date(2020, 1, 2), "n": NAIVE, "a": AWARE, "m": Decimal("1.50")}, PORTABLE)
+    assert codec.decode(text, PORTABLE) == {
+        "t": [1, 2],
+        "d": "2020-01-02",
+        "n": "2024-02-29T13:45:07.123Z",
+        "a": "2024-02-29T08:15:07.123Z",
+        "m": "1.50",
+    }
+
+
+def test_pickle_is_base64_of_pickle() -> None:
+    text = Codec().encode({"k": (1, 2)}, PICKLE)
+    assert pickle.loads(base64.b64decode(text)) == {"k": (1, 2)}
+
+
+def test_portable_is_compact_and_not_ascii_escaped() -> None:
+    assert Codec().encode({"a": [1, 2], "b": "é"}, PORTABLE) == '{"a":[1,2],"b":"é"}'
+
+
+def test_args_round_trip_in_both_formats() -> None:
+    codec = Codec()
+    for tag in (PICKLE, PORTABLE):
+        text = codec.encode_args((1, "x"), {"k": [1]}, tag)
+        assert codec.decode_args(text, tag) == {"args": (1, "x"), "kwargs": {"k": [1]}}
+    assert codec.decode_args(None, PICKLE) is None
+
+
+def test_none_text_decodes_to_none() -> None:
+    codec = Codec()
+    assert codec.decode(None, PICKLE) is None
+    assert codec.decode(None, "some_unknown_tag") is None
+    assert codec.decode_error(None, PORTABLE) is None
+
+
+def test_stream_sentinel() -> None:
+    assert is_stream_closed(STREAM_CLOSED_SENTINEL)
+    assert not is_stream_closed("__DBOS_STREAM_CLOSED")
+    assert not is_stream_closed(None)
+    assert Codec().encode(STREAM_CLOSED_SENTINEL, PORTABLE) == DBOS_PORTABLE.serialize(STREAM_CLOSED_SENTINEL)
+
+
+# -- byte-for-byte compatibility with dbos 3.4.0 ---------------------------------------
+
+
+def test_installed_dbos_is_the_reference_version() -> None:
+    from importlib.metadata import version
+
+    assert version("dbos") == "3.4.0"
+
+
+@pytest.mark.parametrize("value", SHARED_VALUES.values(), ids=SHARED_VALUES.keys())
+def test_pickle_matches_dbos_byte_for_byte(value: Any) -> None:
+    assert Codec().encode(value, PICKLE) == DBOS_PICKLE.serialize(value)
+    assert DefaultSerializer().serialize(value) == DBOS_PICKLE.serialize(value)
+
+
+@pytest.mark.parametrize("value", SHARED_VALUES.values(), ids=SHARED_VALUES.keys())
+def test_portable_matches_dbos_byte_for_byte(value: Any) -> None:
+    assert Codec().encode(value, PORTABLE) == DBOS_PORTABLE.serialize(value)
+    assert PortableJSONSerializer().serialize(value) == DBOS_PORTABLE.serialize(value)
+
+
+ARGS_CASES = {
+    "empty": ((), {}),
+    "positional": ((1, "two", NAIVE), {}),
+    "named": ((), {"when": AWARE, "amount": Decimal("9.99"), "tags": {"x"}}),
+    "both": ((date(2020, 1, 1), (1, 2), "日本"), {"nested": {"a": [1, {"b": 2}]}}),
+}
+
+
+@pytest.mark.parametrize("args, kwargs", ARGS_CASES.values(), ids=ARGS_CASES.keys())
+@pytest.mark.parametrize(
+    "tag, fmt",
+    [(PICKLE, dbos.WorkflowSerializationFormat.NATIVE), (PORTABLE, dbos.WorkflowSerializationFormat.PORTABLE)],
+    ids=["pickle", "portable"],
+)
+def test_encode_args_matches_dbos_serialize_args(args: tuple, kwargs: dict, tag: str, fmt: Any) -> None:
+    theirs, their_tag = dbos_ser.serialize_args(args, kwargs, fmt, DBOS_PICKLE)
+    assert Codec().encode_args(args, kwargs, tag) == theirs
+    assert their_tag == tag
+
+
+@pytest.mark.parametrize("args, kwargs", ARGS_CASES.values(), ids=ARGS_CASES.keys())
+def test_encode_args_with_default_format_matches_dbos(args: tuple, kwargs: dict) -> None:
+    codec = Codec()
+    theirs, their_tag = dbos_ser.serialize_args(args, kwargs, None, DBOS_PICKLE)
+    tag = codec.tag_for(None)
+    assert tag == their_tag == PICKLE
+    assert codec.encode_args(args, kwargs, tag) == theirs
+
+
+# -- what dbos writes, we read ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", SHARED_VALUES.values(), ids=SHARED_VALUES.keys())
+def test_decodes_values_written_by_dbos(value: Any) -> None:
+    codec = Codec()
+    text, tag = dbos_ser.serialize_value(value, None, DBOS_PICKLE)
+    assert codec.decode(text, tag) == value
+    text, tag = dbos_ser.serialize_value(value, dbos.WorkflowSerializationFormat.PORTABLE, DBOS_PICKLE)
+    assert tag == PORTABLE
+    assert codec.decode(text, tag) == dbos_ser.deserialize_value(text, tag, DBOS_PICKLE)
+
+
+@pytest.mark.parametrize("args, kwargs", ARGS_CASES.values(), ids=ARGS_CASES.keys())
+@pytest.mark.parametrize("fmt", [None, dbos.WorkflowSerializationFormat.PORTABLE, dbos.WorkflowSerializationFormat.NATIVE])
+def test_decodes_args_written_by_dbos(args: tuple, kwargs: dict, fmt: Any) -> None:
+    text, tag = dbos_ser.serialize_args(args, kwargs, fmt, DBOS_PICKLE)
+    ours = Codec().decode_args(text, tag)
+    theirs = dbos_ser.deserialize_args(text, tag, DBOS_PICKLE)
+    assert ours == {"args": tuple(theirs["args"]), "kwargs": theirs["kwargs"]}
+    assert isinstance(ours["args"], tuple)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{}",
+        '{"positionalArgs":[1,2]}',
+        '{"namedArgs":{"a":1}}',
+        '{"positionalArgs":null,"namedArgs":null}',
+        '{"namedArgs":{"a":[1]},"positionalArgs":["x"]}',
+    ],
+)
+def test_decodes_portable_args_with_missing_keys_like_dbos(text: str) -> None:
+    ours = Codec().decode_args(text, PORTABLE)
+    theirs = dbos_ser.deserialize_args(text, PORTABLE, DBOS_PICKLE)
+    assert ours == theirs
+
+
+def test_decodes_portable_errors_written_by_dbos() -> None:
+    class PaymentDeclined(Exception):
+        code = 402
+        data = {"retryable": False}
+
+    text, tag = dbos_ser.serialize_exception(PaymentDeclined("card declined"), PORTABLE, DBOS_PICKLE)
+    err = Codec().decode_error(text, tag)
+    assert isinstance(err, PortableWorkflowError)
+    assert isinstance(err, Exception)
+    assert (err.name, err.message, err.code, err.data) == ("PaymentDeclined", "card declined", 402, {"retryable": False})
+    assert str(err) == "card declined"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('{"name":"TypeError","message":"bad","code":null}', ("TypeError", "bad", None, None)),
+        ('{"name":"E","message":"m","code":"E42"}', ("E", "m", "E42", None)),
+        ('{"name":"E","message":"m"}', ("E", "m", None, None)),
+        ('{"name":"E","message":"m","code":7,"data":[1,"x"]}', ("E", "m", 7, [1, "x"])),
+    ],
+)
+def test_decodes_portable_error_shapes(text: str, expected: tuple) -> None:
+    err = Codec().decode_error(text, PORTABLE)
+    assert isinstance(err, PortableWorkflowError)
+    assert (err.name, err.message, err.code, err.data) == expected
+    theirs = dbos_ser.deserialize_exception(text, PORTABLE, DBOS_PICKLE)
+    assert (theirs.name, theirs.message, theirs.code, theirs.data) == expected
+
+
+def test_decodes_pickled_exceptions_written_by_dbos() -> None:
+    text, tag = dbos_ser.serialize_exception(KeyError("missing"), None, DBOS_PICKLE)
+    assert tag == PICKLE
+    err = Codec().decode_error(text, tag)
+    assert type(err) is KeyError
+    assert err.args == ("missing",)
+    assert type(Codec().decode_error(text, None)) is KeyError
+
+
+def test_decoded_pickled_dbos_client_error_keeps_attributes() -> None:
+    text = DBOS_PICKLE.serialize(dbos_client.WorkflowNotFoundError("wf-1"))
+    err = Codec().decode_error(text, PICKLE)
+    assert isinstance(err, dbos_client.WorkflowNotFoundError)
+    assert err.workflow_id == "wf-1"
+
+
+def test_a_pickled_non_exception_as_error_is_refused() -> None:
+    with pytest.raises(SerializationError, match="not an exception"):
+        Codec().decode_error(DBOS_PICKLE.serialize("just a string"), PICKLE)
+
+
+def test_our_portable_error_is_dbos_compatible_in_shape() -> None:
+    ours = PortableWorkflowError("msg", "Name", 1, {"d": 1})
+    theirs = dbos_ser.PortableWorkflowError("msg", "Name", 1, {"d": 1})
+    assert (ours.message, ours.name, ours.code, ours.data) == (theirs.message, theirs.name, theirs.code, theirs.data)
+    assert str(ours) == str(theirs)
+
+
+# -- the row's tag wins ---------------------------------------------------------------
+
+
+class Rot13(Serializer):
+    def serialize(self, data: Any) -> str:
+        return "r13:" + str(data)[::-1]
+
+    def deserialize(self, serialized_data: str) -> Any:
+        assert serialized_data.startswith("r13:")
+        return serialized_data[4:][::-1]
+
+    def name(self) -> str:
+        return "rot13ish"
+
+
+class DbosUpper(dbos.Serializer):
+    """A serializer written for the DBOS runtime, reused as is."""
+
+    def serialize(self, data: Any) -> str:
+        return "UP:" + str(data).upper()
+
+    def deserialize(self, serialized_data: str) -> Any:
+        return serialized_data[3:].lower()
+
+    def name(self) -> str:
+        return "upper"
+
+
+def test_null_tag_uses_the_configured_serializer() -> None:
+    codec = Codec(Rot13())
+    assert codec.default_tag == "rot13ish"
+    assert codec.decode("r13:cba", None) == "abc"
+    assert codec.tag_for(None) == "rot13ish"
+
+
+def test_known_tags_win_over_the_configured_serializer() -> None:
+    codec = Codec(Rot13())
+    assert codec.decode(DBOS_PICKLE.serialize({"a": 1}), PICKLE) == {"a": 1}
+    assert codec.decode('{"a":1}', PORTABLE) == {"a": 1}
+    assert codec.encode([1], PORTABLE) == "[1]"
+    assert codec.encode([1], PICKLE) == DBOS_PICKLE.serialize([1])
+
+
+def test_unknown_tag_raises_serialization_error() -> None:
+    codec = Codec()
+    with pytest.raises(SerializationError, match="'mystery'") as info:
+        codec.decode("xyz", "mystery")
+    assert info.value.serialization == "mystery"
+    with pytest.raises(SerializationError):
+        codec.encode(1, "mystery")
+    with pytest.raises(SerializationError):
+        Codec(Rot13()).decode("r13:x", "other_custom")
+
+
+def test_custom_serializer_is_used_for_its_own_tag() -> None:
+    codec = Codec(Rot13())
+    text = codec.encode("hello", "rot13ish")
+    assert text == "r13:olleh"
+    assert codec.decode(text, "rot13ish") == "hello"
+
+
+def test_dbos_serializer_instance_is_used_as_is() -> None:
+    ser = DbosUpper()
+    codec = Codec(ser)
+    assert codec.serializer is ser
+    assert codec.default_tag == "upper"
+    assert codec.encode("abc", codec.tag_for(None)) == "UP:ABC"
+    assert codec.decode("UP:ABC", "upper") == "abc"
+    assert codec.decode("UP:ABC", None) == "abc"
+    # Same bytes as the runtime writes with that serializer.
+    assert dbos_ser.serialize_value("abc", None, ser) == ("UP:ABC", "upper")
+
+
+def test_custom_serializer_args_shape_matches_dbos() -> None:
+    import json
+
+    class JsonSer(Serializer):
+        def serialize(self, data: Any) -> str:
+            return json.dumps(data, default=list)
+
+        def deserialize(self, serialized_data: str) -> Any:
+            return json.loads(serialized_data)
+
+        def name(self) -> str:
+            return "my_json"
+
+    ser = JsonSer()
+    text, tag = dbos_ser.serialize_args((1, 2), {"k": "v"}, None, ser)  # type: ignore[arg-type]
+    codec = Codec(ser)
+    assert codec.encode_args((1, 2), {"k": "v"}, codec.tag_for(None)) == text
+    assert codec.decode_args(text, tag) == {"args": (1, 2), "kwargs": {"k": "v"}}
+
+
+def test_serializer_without_the_methods_is_rejected() -> None:
+    class NoName:
+        def serialize(self, data: Any) -> str:
+            return ""
+
+        def deserialize(self, text: str) -> Any:
+            return None
+
+    with pytest.raises(InvalidArgumentError, match="name"):
+        Codec(NoName())
+    with pytest.raises(InvalidArgumentError):
+        Codec(object())
+
+
+def test_a_serializer_returning_non_str_is_a_serialization_error() -> None:
+    class Bytes(Rot13):
+        def serialize(self, data: Any) -> str:
+            return b"x"  # type: ignore[return-value]
+
+    with pytest.raises(SerializationError, match="bytes"):
+        Codec(Bytes()).encode(1, "rot13ish")
+
+
+def test_a_serialized_nul_is_refused() -> None:
+    class Nul(Rot13):
+        def serialize(self, data: Any) -> str:
+            return "a\x00b"
+
+    with pytest.raises(SerializationError, match="NUL"):
+        Codec(Nul()).encode(1, "rot13ish")
+
+
+def test_nul_inside_a_value_is_fine_in_the_builtin_formats() -> None:
+    codec = Codec()
+    for tag in (PICKLE, PORTABLE):
+        text = codec.encode("a\x00b", tag)
+        assert "\x00" not in text
+        assert codec.decode(text, tag) == "a\x00b"
+
+
+def test_a_failing_custom_serializer_is_wrapped() -> None:
+    class Boom(Rot13):
+        def serialize(self, data: Any) -> str:
+            raise RuntimeError("kaput")
+
+        def deserialize(self, serialized_data: str) -> Any:
+            raise RuntimeError("kaput")
+
+    codec = Codec(Boom())
+    with pytest.raises(SerializationError, match="kaput") as info:
+        codec.encode(1, "rot13ish")
+    assert isinstance(info.value.__cause__, RuntimeError)
+    with pytest.raises(SerializationError, match="kaput"):
+        codec.decode("x", None)
+
+
+# -- refusals -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [lambda: 1, (x for x in []), {"k": types.ModuleType("m")}], ids=["lambda", "generator", "module"])
+def test_unpicklable_value_raises_serialization_error(value: Any) -> None:
+    with pytest.raises(SerializationError) as info:
+        Codec().encode(value, PICKLE, "message")
+    assert "message" in str(info.value)
+    assert info.value.__cause__ is not None
+
+
+@pytest.mark.parametrize("value", [{1: "a"}, {"ok": {(1, 2): "b"}}, [{None: 1}]], ids=["int-key", "nested-tuple-key", "none-key"])
+def test_portable_non_str_key_raises_serialization_error(value: Any) -> None:
+    with pytest.raises(SerializationError, match="string dict keys"):
+        Codec().encode(value, PORTABLE)
+
+
+@pytest.mark.parametrize("value", [object(), b"bytes", 1j, timedelta(seconds=1)], ids=["object", "bytes", "complex", "timedelta"])
+def test_portable_unsupported_type_raises_serialization_error(value: Any) -> None:
+    with pytest.raises(SerializationError, match=type(value).__name__):
+        Codec().encode(value, PORTABLE)
+
+
+def test_unserializable_args_raise_serialization_error() -> None:
+    with pytest.raises(SerializationError, match="workflow arguments"):
+        Codec().encode_args((lambda: 1,), {}, PICKLE)
+    with pytest.raises(SerializationError, match="workflow arguments"):
+        Codec().encode_args((), {"k": object()}, PORTABLE)
+
+
+def test_corrupt_stored_values_raise_serialization_error() -> None:
+    codec = Codec()
+    with pytest.raises(SerializationError):
+        codec.decode("not base64 pickle!!", PICKLE)
+    with pytest.raises(SerializationError):
+        codec.decode("{not json", PORTABLE)
+
+
+@pytest.fixture
+def vanishing_module() -> Any:
+    """A module that exists while a value is pickled, and is gone when it is read back."""
+    name = "dbos_client_test_vanishing_module"
+    mod = types.ModuleType(name)
+    exec("class Order:\n    def __init__(self, n):\n        self.n = n\n", mod.__dict__)
+    sys.modules[name] = mod
+    try:
+        yield mod
+    finally:
+        sys.modules.pop(name, None)
+
+
+def test_pickled_instance_of_an_unimportable_class_raises_serialization_error(vanishing_module: Any) -> None:
+    text = DBOS_PICKLE.serialize(vanishing_module.Order(7))
+    assert Codec().decode(text, PICKLE).n == 7
+    del sys.modules[vanishing_module.__name__]
+    with pytest.raises(SerializationError) as info:
+        Codec().decode(text, PICKLE, "workflow output")
+    message = str(info.value)
+    assert "workflow output" in message
+    assert "py_pickle" in message
+    assert vanishing_module.__name__ in message  # names the module that could not be imported
+    assert isinstance(info.value.__cause__, ImportError)
+
+
+def test_pickled_exception_of_an_unimportable_class_raises_serialization_error(vanishing_module: Any) -> None:
+    exec("class Declined(Exception):\n    pass\n", vanishing_module.__dict__)
+    vanishing_module.Declined.__module__ = vanishing_module.__name__
+    text = DBOS_PICKLE.serialize(vanishing_module.Declined("no"))
+    del sys.modules[vanishing_module.__name__]
+    with pytest.raises(SerializationError, match=vanishing_module.__name__):
+        Codec().decode_error(text, PICKLE)
+
+
+# -- tag_for --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "choice, tag",
+    [
+        (None, PICKLE),
+        ("portable", PORTABLE),
+        ("native", PICKLE),
+        ("portable_json", PORTABLE),
+        ("py_pickle", PICKLE),
+        (WorkflowSerializationFormat.PORTABLE, PORTABLE),
+        (WorkflowSerializationFormat.NATIVE, PICKLE),
+        (dbos.WorkflowSerializationFormat.PORTABLE, PORTABLE),
+        (dbos.WorkflowSerializationFormat.NATIVE, PICKLE),
+    ],
+)
+def test_tag_for_accepts(choice: Any, tag: str) -> None:
+    assert Codec().tag_for(choice) == tag
+
+
+def test_tag_for_none_is_the_custom_serializer() -> None:
+    codec = Codec(Rot13())
+    assert codec.tag_for(None) == "rot13ish"
+    assert codec.tag_for("native") == PICKLE
+    assert codec.tag_for(dbos.WorkflowSerializationFormat.PORTABLE) == PORTABLE
+
+
+def test_tag_for_agrees_with_dbos_serialization_for_type() -> None:
+    for fmt in (dbos.WorkflowSerializationFormat.PORTABLE, dbos.WorkflowSerializationFormat.NATIVE, None):
+        assert Codec(Rot13()).tag_for(fmt) == dbos_ser.serialization_for_type(fmt, Rot13())  # type: ignore[arg-type]
+
+
+def test_tag_for_accepts_dbos_default_member() -> None:
+    member = dbos.WorkflowSerializationFormat.DEFAULT
+    assert Codec(Rot13()).tag_for(member) == dbos_ser.serialization_for_type(member, Rot13())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("junk", ["json", "PORTABLE", "", "pickle", 1, 0, True, ["portable"], object()], ids=repr)
+def test_tag_for_rejects_junk(junk: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match="serialization_type"):
+        Codec().tag_for(junk)
+
+
+def test_our_format_enum_has_dbos_values() -> None:
+    assert WorkflowSerializationFormat.PORTABLE.value == dbos.WorkflowSerializationFormat.PORTABLE.value
+    assert WorkflowSerializationFormat.NATIVE.value == dbos.WorkflowSerializationFormat.NATIVE.value
+    assert WorkflowSerializationFormat.PORTABLE == "portable"
