@@ -173,3 +173,25 @@ def test_application_name_restricts_who_runs_it(runtime, uid: str) -> None:
     with DBOSClient(system_database_url=runtime.url, application_name="interop") as mine:
         assert mine.enqueue({"queue_name": QUEUE, "workflow_name": "echo"}, 2).get_result(timeout_seconds=30) == {
             "args": [2], "kwargs": {}}  # fmt: skip
+
+
+def test_a_retried_enqueue_recognizes_its_own_row(runtime, client: DBOSClient, uid: str) -> None:
+    """Re-running the same request (a retry after a lost commit) returns the workflow, not a conflict."""
+    from dbos_client import _ops
+    from dbos_client._options import build_enqueue
+
+    opts = {"queue_name": UNPOLLED_QUEUE, "workflow_name": "echo", "workflow_id": f"retry-{uid}"}
+    request = build_enqueue(opts, (1,), {}, client._codec, None)
+    first = client._run(_ops.enqueue(client._queries(), request))
+    again = client._run(_ops.enqueue(client._queries(), request))
+    assert first.workflow_id == again.workflow_id == f"retry-{uid}"
+    if runtime.is_v3:
+        # 3.2+ stores a creator token, so even under 'reject' a retry knows the row is its own,
+        # while a different request for the same id is refused.
+        strict = {**opts, "workflow_id": f"retry2-{uid}", "workflow_id_reuse_policy": "reject"}
+        request = build_enqueue(strict, (1,), {}, client._codec, None)
+        assert client._run(_ops.enqueue(client._queries(), request)).workflow_id == f"retry2-{uid}"
+        assert client._run(_ops.enqueue(client._queries(), request)).workflow_id == f"retry2-{uid}"
+        other = build_enqueue(strict, (1,), {}, client._codec, None)
+        with pytest.raises(WorkflowIdConflictError):
+            client._run(_ops.enqueue(client._queries(), other))

@@ -71,3 +71,15 @@ def test_bad_send_input(client: DBOSClient) -> None:
         client.send(handle.workflow_id, lambda: None, topic="t")
     # None of the refused sends reached the workflow.
     assert handle.get_result(timeout_seconds=30) == [None]
+
+
+def test_a_retried_send_without_key_is_delivered_once(client: DBOSClient) -> None:
+    """The shell retries the very same Query after a lost commit: its message id was fixed before."""
+    from dbos_client import _ops
+
+    handle = _receiver(client, "t", 2, timeout=2)
+    op = _ops.send(client._queries(), handle.workflow_id, client._codec.encode("hi", "py_pickle"), "py_pickle", "t", None)
+    query = next(op)
+    client._execute(query)
+    client._execute(query)  # what a retry after "connection lost during COMMIT" does
+    assert handle.get_result(timeout_seconds=30) == ["hi", None]
