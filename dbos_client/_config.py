@@ -46,6 +46,8 @@ def redact(url: str) -> str:
 @dataclass(frozen=True)
 class DatabaseConfig:
     conninfo: str
+    #: The same, for the notification listener's dedicated connection.
+    listener_conninfo: str
     display_url: str
     database: str
 
@@ -81,10 +83,16 @@ def resolve(url: Optional[str]) -> DatabaseConfig:
         # psycopg's message may quote the URL: do not chain it, it could hold the password.
         raise InvalidArgumentError(f"system_database_url {shown!r} is not a valid Postgres URL ({type(exc).__name__})") from None
     extra = {}
-    if "application_name" not in params:
-        extra["application_name"] = CONNECTION_APPLICATION_NAME
     if "connect_timeout" not in params:
         extra["connect_timeout"] = "10"
-    conninfo = make_conninfo(libpq_url, **extra)
+    # The user's own application_name wins; ours names the client and its version.
+    name = params.get("application_name") or CONNECTION_APPLICATION_NAME
+    conninfo = make_conninfo(libpq_url, **extra, application_name=name)
+    listener_conninfo = make_conninfo(libpq_url, **extra, application_name=f"{name} listener")
     database = str(params.get("dbname") or params.get("user") or "")
-    return DatabaseConfig(conninfo=conninfo, display_url=redact(f"{base_scheme}://{rest}"), database=database)
+    return DatabaseConfig(
+        conninfo=conninfo,
+        listener_conninfo=listener_conninfo,
+        display_url=redact(f"{base_scheme}://{rest}"),
+        database=database,
+    )

@@ -2,7 +2,10 @@
 
 An operation yields actions and receives their results:
   * ``Query``: run one statement, send back its rows (the shell retries transient failures);
-  * ``Wait``: pause for up to ``seconds``; a notification on (channel, key) may end it early;
+  * ``Subscribe``: register interest in a ``Check`` *before* the first read, so a
+    notification arriving between a read and the wait is not lost;
+  * ``Wait``: block until the check may be satisfied (a notification, or the shared
+    poller), or the deadline; the op then re-reads, since the table is the truth;
   * ``Emit``: hand one value to the caller (read_stream only).
 A psycopg error from a Query is thrown back into the generator, so the operation that
 knows what a foreign-key violation means is the one that translates it.
@@ -23,7 +26,7 @@ from ._options import EnqueueRequest
 from ._schema import DETECT, SchemaInfo, migration_version_query, parse_detection
 from ._serialization import Codec, is_stream_closed
 from ._sql import NULL_TOPIC, Queries
-from ._wait import Poll
+from ._wait import Check, Deadline
 from .errors import (
     DeduplicatedError,
     MaxRecoveryAttemptsExceededError,
@@ -38,8 +41,6 @@ from .models import ACTIVE_STATUSES, WorkflowStatus
 
 logger = logging.getLogger("dbos_client")
 
-EVENTS_CHANNEL = "dbos_workflow_events_channel"
-STREAMS_CHANNEL = "dbos_streams_channel"
 _DEDUP_CONSTRAINTS = ("uq_workflow_status_dedup_id", "uq_workflow_status_queue_name_dedup_id")
 _FINAL = frozenset({"SUCCESS", "ERROR"})  # no resume, no fork in place: nothing more will be written
 
@@ -54,10 +55,15 @@ class Query:
 
 
 @dataclass(frozen=True)
+class Subscribe:
+    check: Check
+
+
+@dataclass(frozen=True)
 class Wait:
-    seconds: float
-    channel: Optional[str] = None
-    key: Optional[str] = None
+    check: Check
+    #: Monotonic time at which to give up waiting (None: no limit).
+    deadline: Optional[float]
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,7 @@ class Emit:
     value: Any
 
 
-Action = Union[Query, Wait, Emit]
+Action = Union[Query, Subscribe, Wait, Emit]
 T = TypeVar("T")
 Op = Generator[Action, Any, T]
 
@@ -175,18 +181,17 @@ def send(q: Queries, destination_id: str, text: str, tag: str, topic: Optional[s
         raise WorkflowNotFoundError(destination_id, "send destination") from None
 
 
-def get_event(q: Queries, codec: Codec, workflow_id: str, key: str, poll: Poll) -> Op[Any]:
+def get_event(q: Queries, codec: Codec, workflow_id: str, key: str, deadline: Deadline) -> Op[Any]:
     """The event's latest value; None at the deadline, or at once if the workflow has finished without it."""
+    check = Check("event", workflow_id, key)
+    yield Subscribe(check)
     while True:
-        value, tag, status = yield Query(q.get_event, {"id": workflow_id, "key": key}, fetch="one", deadline=poll.deadline)
+        value, tag, status = yield Query(q.get_event, {"id": workflow_id, "key": key}, fetch="one", deadline=deadline.at)
         if value is not None:
             return codec.decode(value, tag, f"value of event {key!r}")
-        if status in _FINAL:
+        if status in _FINAL or deadline.expired():
             return None
-        delay = poll.next_delay()
-        if delay is None:
-            return None
-        yield Wait(delay, EVENTS_CHANNEL, f"{workflow_id}::{key}")
+        yield Wait(check, deadline.at)
 
 
 def get_all_events(q: Queries, codec: Codec, workflow_id: str) -> Op[dict[str, Any]]:
@@ -196,11 +201,12 @@ def get_all_events(q: Queries, codec: Codec, workflow_id: str) -> Op[dict[str, A
     return {key: codec.decode(value, tag, f"value of event {key!r}") for key, value, tag in rows if key is not None}
 
 
-def read_stream(q: Queries, codec: Codec, workflow_id: str, key: str, offset: int, poll: Poll) -> Op[None]:
+def read_stream(q: Queries, codec: Codec, workflow_id: str, key: str, offset: int, deadline: Deadline) -> Op[None]:
     """Emit every value from ``offset`` on, live, until the close sentinel or a drained finished workflow."""
+    yield Subscribe(Check("stream", workflow_id, key))
     drained_once = False
     while True:
-        rows = yield Query(q.read_stream, {"id": workflow_id, "key": key, "offset": offset}, deadline=poll.deadline)
+        rows = yield Query(q.read_stream, {"id": workflow_id, "key": key, "offset": offset}, deadline=deadline.at)
         if not rows:
             raise WorkflowNotFoundError(workflow_id, "read_stream")
         status = rows[0][0]
@@ -216,7 +222,7 @@ def read_stream(q: Queries, codec: Codec, workflow_id: str, key: str, offset: in
             progressed = True
         if progressed:
             # The timeout is per value, and a writer that just wrote may write again soon.
-            poll.restart()
+            deadline.restart()
             drained_once = False
             continue
         if status not in ACTIVE_STATUSES:
@@ -226,20 +232,21 @@ def read_stream(q: Queries, codec: Codec, workflow_id: str, key: str, offset: in
                 return None
             drained_once = True
             continue
-        delay = poll.next_delay()
-        if delay is None:
+        if deadline.expired():
             raise StreamTimeoutError(
                 f"no value arrived on stream {key!r} of workflow {workflow_id!r} within "
-                f"{poll.timeout_seconds} s",
-                workflow_id=workflow_id, key=key, offset=offset, timeout_seconds=poll.timeout_seconds,
+                f"{deadline.timeout_seconds} s",
+                workflow_id=workflow_id, key=key, offset=offset, timeout_seconds=deadline.timeout_seconds,
             )  # fmt: skip
-        yield Wait(delay, STREAMS_CHANNEL, f"{workflow_id}::{key}")
+        yield Wait(Check("stream", workflow_id, key, offset), deadline.at)
 
 
-def get_result(q: Queries, codec: Codec, workflow_id: str, poll: Poll) -> Op[Any]:
+def get_result(q: Queries, codec: Codec, workflow_id: str, deadline: Deadline) -> Op[Any]:
     """The workflow's return value, its own exception raised, or a client error for cancel/dead-letter."""
+    check = Check("result", workflow_id)
+    yield Subscribe(check)
     while True:
-        row = yield Query(q.get_result, (workflow_id,), fetch="one", deadline=poll.deadline)
+        row = yield Query(q.get_result, (workflow_id,), fetch="one", deadline=deadline.at)
         if row is None:
             raise WorkflowNotFoundError(workflow_id, "get_result")
         status, output, error, tag = row
@@ -257,14 +264,12 @@ def get_result(q: Queries, codec: Codec, workflow_id: str, poll: Poll) -> Op[Any
                 f"workflow {workflow_id!r} exceeded its maximum recovery attempts and was dead-lettered",
                 workflow_id=workflow_id,
             )
-        delay = poll.next_delay()
-        if delay is None:
+        if deadline.expired():
             raise ResultTimeoutError(
-                f"workflow {workflow_id!r} was still {status} after {poll.timeout_seconds} s",
-                workflow_id=workflow_id, status=status, timeout_seconds=poll.timeout_seconds,
+                f"workflow {workflow_id!r} was still {status} after {deadline.timeout_seconds} s",
+                workflow_id=workflow_id, status=status, timeout_seconds=deadline.timeout_seconds,
             )  # fmt: skip
-        # Completion sends no notification in any DBOS version: polling is the only way.
-        yield Wait(delay)
+        yield Wait(check, deadline.at)
 
 
 def get_status(q: Queries, codec: Codec, workflow_id: str) -> Op[WorkflowStatus]:

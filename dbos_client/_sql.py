@@ -118,6 +118,30 @@ class Queries:
                 ' WHERE w.workflow_uuid = %(id)s ORDER BY st."offset"'
             ).format(s=s, ser=opt("streams", "serialization", "st"), batch=sql.Literal(STREAM_BATCH))
 
+        # -- the shared poller: every pending wait of a client in one statement --------
+        # `notifiable` says whether what was found is something a NOTIFY announces (a value)
+        # rather than something it never does (a finished workflow): only the former is a miss.
+        active = sql.SQL("('ENQUEUED', 'PENDING', 'DELAYED')")
+        stream_part = sql.SQL("")
+        if self.has_streams:
+            stream_part = sql.SQL(
+                " UNION ALL SELECT 'stream', st.w, st.k,"
+                ' EXISTS (SELECT 1 FROM {s}.streams AS x WHERE x.workflow_uuid = st.w AND x.key = st.k AND x."offset" = st.o) AS notifiable'
+                " FROM unnest(%(sw)s::text[], %(sk)s::text[], %(so)s::int[]) AS st(w, k, o)"
+                ' WHERE EXISTS (SELECT 1 FROM {s}.streams AS x WHERE x.workflow_uuid = st.w AND x.key = st.k AND x."offset" = st.o)'
+                " OR NOT EXISTS (SELECT 1 FROM {s}.workflow_status AS w WHERE w.workflow_uuid = st.w AND w.status IN {active})"
+            ).format(s=s, active=active)
+        self.ready_waits = sql.SQL(
+            "SELECT 'event', ev.w, ev.k,"
+            " EXISTS (SELECT 1 FROM {s}.workflow_events AS e WHERE e.workflow_uuid = ev.w AND e.key = ev.k) AS notifiable"
+            " FROM unnest(%(ew)s::text[], %(ek)s::text[]) AS ev(w, k)"
+            " WHERE EXISTS (SELECT 1 FROM {s}.workflow_events AS e WHERE e.workflow_uuid = ev.w AND e.key = ev.k)"
+            " OR EXISTS (SELECT 1 FROM {s}.workflow_status AS w WHERE w.workflow_uuid = ev.w AND w.status IN ('SUCCESS', 'ERROR'))"
+            "{stream_part}"
+            " UNION ALL SELECT 'result', rs.w, NULL, false FROM unnest(%(rw)s::text[]) AS rs(w)"
+            " WHERE NOT EXISTS (SELECT 1 FROM {s}.workflow_status AS w WHERE w.workflow_uuid = rs.w AND w.status IN {active})"
+        ).format(s=s, stream_part=stream_part, active=active)
+
         # -- status and result ---------------------------------------------------------
         joins = sql.SQL("")
         if v3:

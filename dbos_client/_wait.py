@@ -1,61 +1,69 @@
-"""When a waiting call looks again, and when it gives up. Pure: never sleeps, never queries.
+"""What a waiting call waits for, and until when. Pure: never sleeps, never queries.
 
-Every blocking call (get_event, read_stream, get_result) owns one ``Poll``. The shells
-turn its delays into sleeps (or, later, into waits a notification can cut short).
+Each blocking call (get_event, read_stream, get_result) owns one ``Deadline`` and names
+what would end its wait with a ``Check``. The shell's wait hub turns those into wake-ups:
+a notification on the check's channel, or the shared poller finding the check satisfied.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional
+from dataclasses import dataclass
+from typing import Callable, Literal, Optional
 
-from .models import PollPolicy
+EVENTS_CHANNEL = "dbos_workflow_events_channel"
+STREAMS_CHANNEL = "dbos_streams_channel"
+NOTIFICATIONS_CHANNEL = "dbos_notifications_channel"
+CHANNELS = (EVENTS_CHANNEL, STREAMS_CHANNEL, NOTIFICATIONS_CHANNEL)
 
 
-class Poll:
-    """A deadline on a monotonic clock plus a growing re-check interval."""
+@dataclass(frozen=True)
+class Check:
+    """A condition the shared poller can test for many waiters in one query.
 
-    def __init__(
-        self,
-        timeout_seconds: Optional[float],
-        policy: PollPolicy = PollPolicy(),
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    * ``event``: the key has a value, or the workflow finished (it never will then);
+    * ``stream``: a value exists at ``offset``, or the workflow is no longer active;
+    * ``result``: the workflow is no longer active (completion is never notified).
+    """
+
+    kind: Literal["event", "stream", "result"]
+    workflow_id: str
+    key: Optional[str] = None
+    offset: Optional[int] = None
+
+    @property
+    def channel(self) -> Optional[str]:
+        return {"event": EVENTS_CHANNEL, "stream": STREAMS_CHANNEL}.get(self.kind)
+
+    @property
+    def payload(self) -> Optional[str]:
+        """The NOTIFY payload that concerns this check: ``workflow_id::key``."""
+        return None if self.key is None else f"{self.workflow_id}::{self.key}"
+
+    @property
+    def notified(self) -> bool:
+        """Whether a notification can announce it (results never are)."""
+        return self.channel is not None
+
+
+class Deadline:
+    """A deadline on a monotonic clock; None means no limit."""
+
+    def __init__(self, timeout_seconds: Optional[float], clock: Callable[[], float] = time.monotonic) -> None:
         self.timeout_seconds = timeout_seconds
-        self.policy = policy
         self._clock = clock
         self.restart()
 
     def restart(self) -> None:
-        """Start a fresh deadline and interval (read_stream's timeout is per value)."""
-        self.deadline: Optional[float] = (
-            None if self.timeout_seconds is None else self._clock() + self.timeout_seconds
-        )
-        self._interval = self.policy.interval_seconds
-
-    def reset_interval(self) -> None:
-        """Progress was made: check again soon, without moving the deadline."""
-        self._interval = self.policy.interval_seconds
+        """Start the timeout afresh (read_stream's timeout is per value)."""
+        self.at: Optional[float] = None if self.timeout_seconds is None else self._clock() + self.timeout_seconds
 
     def remaining(self) -> Optional[float]:
-        """Seconds left before the deadline (never negative), or None for no deadline."""
-        if self.deadline is None:
+        """Seconds left (never negative), or None for no deadline."""
+        if self.at is None:
             return None
-        return max(0.0, self.deadline - self._clock())
+        return max(0.0, self.at - self._clock())
 
     def expired(self) -> bool:
         remaining = self.remaining()
         return remaining is not None and remaining <= 0
-
-    def next_delay(self) -> Optional[float]:
-        """Seconds to wait before the next check, or None once the deadline has passed.
-
-        Grows from ``interval_seconds`` by ``backoff`` up to ``max_interval_seconds``, and
-        is trimmed so the last check happens exactly at the deadline.
-        """
-        remaining = self.remaining()
-        if remaining is not None and remaining <= 0:
-            return None
-        delay = self._interval
-        self._interval = min(self._interval * self.policy.backoff, self.policy.max_interval_seconds)
-        return delay if remaining is None else min(delay, remaining)

@@ -7,6 +7,7 @@ runs each ``Query`` on a pooled connection (retrying transient failures), sleeps
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -18,13 +19,14 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import _ops
 from ._config import DatabaseConfig, resolve
-from ._ops import Emit, Op, Query, Wait
+from ._hub import WaitHub, Waiter
+from ._ops import Emit, Op, Query, Subscribe, Wait
 from ._options import build_enqueue, check_notify_payload, check_timeout, optional_text, require_text
 from ._retry import is_transient, retrying
 from ._schema import SchemaInfo
 from ._serialization import Codec, FormatChoice
 from ._sql import INTERNAL_QUEUE, Queries
-from ._wait import Poll
+from ._wait import Deadline
 from .errors import DatabaseUnavailableError, InvalidArgumentError, SchemaError
 from .models import EnqueueOptions, PollPolicy, RetryPolicy, WorkflowStatus
 
@@ -33,7 +35,9 @@ logger = logging.getLogger("dbos_client")
 R = TypeVar("R")
 T = TypeVar("T")
 
-DEFAULT_POOL_SIZE = 10
+#: Waits share one poller and one listener, so even many concurrent waits need few
+#: connections: 2 in the pool plus the listener's is the most an idle client holds.
+DEFAULT_POOL_SIZE = 2
 #: Longest a single attempt waits for a pooled connection; retries add to it, within budget.
 _MAX_CONNECT_WAIT = 10.0
 #: Even a call whose deadline has just passed gets this long for its final check.
@@ -68,9 +72,10 @@ class WorkflowHandle(Generic[R]):
 
         Blocks until the workflow reaches SUCCESS, ERROR, CANCELLED or
         MAX_RECOVERY_ATTEMPTS_EXCEEDED, or until ``timeout_seconds`` pass (None: no limit,
-        as in DBOS). Workflow completion sends no notification in DBOS, so this re-checks
-        on the client's poll schedule; ``polling_interval_sec`` (DBOS's keyword) caps the
-        interval between checks.
+        as in DBOS). DBOS sends no notification on completion, so the client's shared
+        poller notices it, within ``PollPolicy.interval_seconds`` (50 ms by default).
+        ``polling_interval_sec`` is DBOS's keyword: accepted and checked, but the shared
+        poller's schedule applies.
 
         Raises:
             The workflow's own exception (or ``PortableWorkflowError``) if it ended in ERROR.
@@ -78,10 +83,9 @@ class WorkflowHandle(Generic[R]):
             ResultTimeoutError: ``timeout_seconds`` passed first.
             WorkflowNotFoundError: no such workflow (raised at once, not after a timeout).
         """
-        timeout = check_timeout(timeout_seconds)
-        poll = self._client._poll(timeout, polling_interval_sec)
-        q = self._client._queries(poll.deadline)
-        return self._client._run(_ops.get_result(q, self._client._codec, self.workflow_id, poll))
+        deadline = self._client._deadline(check_timeout(timeout_seconds), polling_interval_sec)
+        q = self._client._queries(deadline.at)
+        return self._client._run(_ops.get_result(q, self._client._codec, self.workflow_id, deadline))
 
     def __repr__(self) -> str:
         return f"WorkflowHandle({self.workflow_id!r})"
@@ -104,12 +108,15 @@ class DBOSClient:
             with ``serialize``, ``deserialize`` and ``name``). Defaults to pickle, as DBOS.
         application_name: the DBOS application name written on enqueued workflows, so
             only that application runs them. Not the Postgres connection name.
-        system_database_pool_size: the most connections this client opens (default 10).
+        system_database_pool_size: the most pooled connections (default 2). Waiting calls
+            hold none while they wait; on the first wait, one more, dedicated connection
+            listens for notifications.
         retry_policy: how transient database failures are retried (see ``RetryPolicy``).
-        poll_policy: how waiting calls re-check the database (see ``PollPolicy``).
+        poll_policy: how waiting calls are woken (see ``PollPolicy``).
         retry_connection_errors: DBOS's switch; False means a single attempt per call.
-        lazy, use_listen_notify: accepted for compatibility with ``dbos.DBOSClient``;
-            this client always connects lazily and currently always polls.
+        use_listen_notify: listen for notifications (the default here; DBOS's default is
+            False). False: the shared poller alone wakes waits.
+        lazy: accepted for compatibility; this client always connects lazily.
 
     Raises:
         InvalidArgumentError: a bad URL or option. Nothing is connected yet.
@@ -127,7 +134,7 @@ class DBOSClient:
         poll_policy: Optional[PollPolicy] = None,
         retry_connection_errors: bool = True,
         lazy: bool = True,
-        use_listen_notify: bool = False,
+        use_listen_notify: bool = True,
         **unsupported: Any,
     ) -> None:
         if unsupported:
@@ -145,10 +152,14 @@ class DBOSClient:
         self._retry_policy = policy if retry_connection_errors else RetryPolicy(
             max_attempts=1, budget_seconds=policy.budget_seconds
         )
-        self._poll_policy = poll_policy or PollPolicy()
+        policy_for_waits = poll_policy or PollPolicy()
+        if not use_listen_notify:
+            policy_for_waits = dataclasses.replace(policy_for_waits, use_notifications=False)
+        self._poll_policy = policy_for_waits
         self._pool_lock = threading.Lock()
         self._schema_lock = threading.Lock()
         self._pool: Optional[ConnectionPool] = None
+        self._hub: Optional[WaitHub] = None
         self._q: Optional[Queries] = None
         self._closed = False
         self._warned_queues: set[str] = set()
@@ -161,6 +172,9 @@ class DBOSClient:
         with self._pool_lock:
             self._closed = True
             pool, self._pool = self._pool, None
+            hub, self._hub = self._hub, None
+        if hub is not None:
+            hub.close()
         if pool is not None:
             pool.close()
 
@@ -274,9 +288,8 @@ class DBOSClient:
         """
         require_text(workflow_id, "workflow_id")
         require_text(key, "key")
-        timeout = check_timeout(timeout_seconds, allow_none=False)
-        poll = self._poll(timeout)
-        return self._run(_ops.get_event(self._queries(poll.deadline), self._codec, workflow_id, key, poll))
+        deadline = self._deadline(check_timeout(timeout_seconds, allow_none=False))
+        return self._run(_ops.get_event(self._queries(deadline.at), self._codec, workflow_id, key, deadline))
 
     def get_all_events(self, workflow_id: str) -> dict[str, Any]:
         """Every event key of the workflow with its latest value. One query; never blocks.
@@ -302,8 +315,9 @@ class DBOSClient:
 
         Starts at ``offset`` (0: the beginning) and ends when the stream is closed, or when
         the workflow has finished and everything it wrote has been read. Between values it
-        blocks, re-checking on the poll schedule (``polling_interval_sec`` caps the
-        interval); ``timeout_seconds`` bounds the wait for each value (None: no limit).
+        blocks until a notification or the shared poller says the next value is there;
+        ``timeout_seconds`` bounds the wait for each value (None: no limit).
+        ``polling_interval_sec`` is DBOS's keyword: accepted and checked, but unused.
         Values are read in batches of up to 100 per query.
 
         Raises:
@@ -314,15 +328,14 @@ class DBOSClient:
         require_text(key, "key")
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise InvalidArgumentError(f"offset must be a non-negative integer, got {offset!r}")
-        timeout = check_timeout(timeout_seconds)
-        poll = self._poll(timeout, polling_interval_sec)
-        return self._stream(workflow_id, key, offset, poll)
+        deadline = self._deadline(check_timeout(timeout_seconds), polling_interval_sec)
+        return self._stream(workflow_id, key, offset, deadline)
 
-    def _stream(self, workflow_id: str, key: str, offset: int, poll: Poll) -> Iterator[Any]:
-        q = self._queries(poll.deadline)
+    def _stream(self, workflow_id: str, key: str, offset: int, deadline: Deadline) -> Iterator[Any]:
+        q = self._queries(deadline.at)
         if not q.has_streams:
             raise SchemaError(f"{q.info.describe()} has no streams table (streams need DBOS 1.14 or later)")
-        yield from self._iterate(_ops.read_stream(q, self._codec, workflow_id, key, offset, poll))
+        yield from self._iterate(_ops.read_stream(q, self._codec, workflow_id, key, offset, deadline))
 
     # -- workflows -------------------------------------------------------------------
 
@@ -364,14 +377,12 @@ class DBOSClient:
 
     # -- the driver --------------------------------------------------------------------
 
-    def _poll(self, timeout: Optional[float], polling_interval_sec: Optional[float] = None) -> Poll:
-        policy = self._poll_policy
+    def _deadline(self, timeout: Optional[float], polling_interval_sec: Optional[float] = None) -> Deadline:
         if polling_interval_sec is not None:
-            cap = check_timeout(polling_interval_sec, "polling_interval_sec")
-            if cap is None or cap < 0.001:
+            interval = check_timeout(polling_interval_sec, "polling_interval_sec")
+            if interval is None or interval < 0.001:
                 raise InvalidArgumentError("polling_interval_sec must be at least 0.001")
-            policy = PollPolicy(min(policy.interval_seconds, cap), cap, policy.backoff)
-        return Poll(timeout, policy)
+        return Deadline(timeout)
 
     def _queries(self, deadline: Optional[float] = None) -> Queries:
         """The statements for this database's schema; detects it on first use, within ``deadline``."""
@@ -386,6 +397,7 @@ class DBOSClient:
 
     def _run(self, op: Op[T]) -> T:
         """Drive an operation to its return value."""
+        state = _OpState()
         try:
             reply, error = None, None
             while True:
@@ -393,12 +405,14 @@ class DBOSClient:
                     action = op.throw(error) if error is not None else op.send(reply)
                 except StopIteration as stop:
                     return stop.value  # type: ignore[no-any-return]
-                reply, error = self._perform(action)
+                reply, error = self._perform(action, state)
         finally:
             op.close()
+            self._release(state)
 
     def _iterate(self, op: Op[None]) -> Iterator[Any]:
         """Drive a streaming operation, yielding what it emits."""
+        state = _OpState()
         try:
             reply, error = None, None
             while True:
@@ -410,21 +424,50 @@ class DBOSClient:
                     reply, error = None, None
                     yield action.value
                 else:
-                    reply, error = self._perform(action)
+                    reply, error = self._perform(action, state)
         finally:
             op.close()
+            self._release(state)
 
-    def _perform(self, action: Any) -> tuple[Any, Optional[BaseException]]:
-        """Carry out one Query or Wait; a psycopg error goes back to the op to translate."""
+    def _perform(self, action: Any, state: "_OpState") -> tuple[Any, Optional[BaseException]]:
+        """Carry out one action; a psycopg error goes back to the op to translate."""
         if isinstance(action, Query):
             try:
                 return self._execute(action), None
             except psycopg.Error as exc:
                 return None, exc
+        if isinstance(action, Subscribe):
+            state.waiter = self._get_hub().subscribe(action.check)
+            return None, None
         if isinstance(action, Wait):
-            time.sleep(action.seconds)
+            assert state.waiter is not None, "an op must Subscribe before it Waits"
+            self._get_hub().wait(state.waiter, action.check, action.deadline)
+            if self._closed:
+                raise InvalidArgumentError("this DBOSClient was closed while waiting")
             return None, None
         raise TypeError(f"unexpected action {action!r}")
+
+    def _release(self, state: "_OpState") -> None:
+        if state.waiter is not None and self._hub is not None:
+            self._hub.unsubscribe(state.waiter)
+
+    def _get_hub(self) -> WaitHub:
+        hub = self._hub
+        if hub is not None:
+            return hub
+        q = self._queries()
+        with self._pool_lock:
+            if self._closed:
+                raise InvalidArgumentError("this DBOSClient is closed")
+            if self._hub is None:
+                self._hub = WaitHub(
+                    listener_conninfo=self._config.listener_conninfo,
+                    ready_query=q.ready_waits,
+                    run_query=lambda statement, params: self._execute(Query(statement, params)),
+                    policy=self._poll_policy,
+                    app_notifies=q.info.notifications_trigger,
+                )
+            return self._hub
 
     def _execute(self, query: Query) -> Any:
         """One statement on a pooled connection, retried on transient failures."""
@@ -519,3 +562,12 @@ def _recording_connection_class(record: Any) -> type[psycopg.Connection[Any]]:
             return conn
 
     return RecordingConnection
+
+
+class _OpState:
+    """What one running operation holds in the shell: at most one waiter registration."""
+
+    __slots__ = ("waiter",)
+
+    def __init__(self) -> None:
+        self.waiter: Optional[Waiter] = None

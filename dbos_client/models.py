@@ -150,24 +150,25 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """How often a waiting call re-checks the database.
+    """How a client's waiting calls are woken.
 
-    The first check is immediate; the next waits ``interval_seconds``, and each following
-    wait is ``backoff`` times longer, up to ``max_interval_seconds``. A wait never sleeps
-    past the caller's deadline.
+    All waits of one client share one listener connection (LISTEN/NOTIFY) and one poller,
+    which re-checks every pending wait in a single query per tick, however many there are.
+    The poller ticks every ``interval_seconds`` unless notifications are known to work
+    (the listener is connected, its self-test notification arrived, and no notification
+    has been missed lately); then it ticks every ``max_interval_seconds`` as a safety net.
+    Waits on results always get the fast tick: DBOS never notifies a completion.
     """
 
-    interval_seconds: float = 0.01
-    """First delay between checks."""
-    max_interval_seconds: float = 0.5
-    """Cap on the delay between checks."""
-    backoff: float = 1.5
-    """Multiplier applied to the delay after each empty check."""
+    interval_seconds: float = 0.05
+    """Poller tick while notifications are absent or not trusted."""
+    max_interval_seconds: float = 1.0
+    """Poller tick while notifications are known to work."""
+    use_notifications: bool = True
+    """Listen for NOTIFY at all. False: the poller alone wakes waits (at interval_seconds)."""
 
     def __post_init__(self) -> None:
         from .errors import InvalidArgumentError
 
         if not 0 < self.interval_seconds <= self.max_interval_seconds:
             raise InvalidArgumentError("PollPolicy needs 0 < interval_seconds <= max_interval_seconds")
-        if self.backoff < 1:
-            raise InvalidArgumentError("PollPolicy.backoff must be at least 1")

@@ -1,0 +1,273 @@
+"""One place per client that wakes every waiting call: a LISTEN connection and a shared poller.
+
+* The listener holds one dedicated autocommit connection that LISTENs on the DBOS channels
+  and wakes exactly the waiters whose ``workflow_id::key`` was notified.
+* The poller re-checks every waiting call in one query per tick, so the database load does
+  not grow with the number of waiters. It is the only way a result wait ever ends (DBOS
+  never notifies a completion), and the safety net for lost notifications.
+
+A notification is a hint and the table is the truth: a woken waiter always re-reads. So a
+lost or spurious notification costs latency, never correctness. The hub decides on its
+own whether notifications can be trusted (see ``trusted``), rather than being told.
+Started on a client's first wait; a client that never waits never starts its threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from collections import defaultdict
+from typing import Any, Callable, Optional
+
+import psycopg
+from psycopg import sql
+
+from ._wait import CHANNELS, Check
+from .models import PollPolicy
+
+logger = logging.getLogger("dbos_client")
+
+#: After the poller finds a value the listener should have announced, poll fast this long.
+_DISTRUST_SECONDS = 60.0
+#: How long a notification may lag its commit (DBOS coalesces NOTIFYs for 10 ms) before
+#: a value the poller found first counts as a missed notification.
+_NOTIFY_GRACE_SECONDS = 0.25
+_SELFTEST_SECONDS = 2.0
+_LISTEN_POLL_SECONDS = 0.2
+
+
+class Waiter:
+    """One waiting call's registration. ``wake()`` may be called from any thread."""
+
+    __slots__ = ("check", "event", "waiting")
+
+    def __init__(self, check: Check) -> None:
+        self.check = check
+        self.event = threading.Event()
+        self.waiting = False
+
+    def wake(self) -> None:
+        self.event.set()
+
+
+class WaitHub:
+    def __init__(
+        self,
+        *,
+        listener_conninfo: str,
+        ready_query: Any,
+        run_query: Callable[[Any, Any], Any],
+        policy: PollPolicy,
+        app_notifies: bool,
+    ) -> None:
+        self._listener_conninfo = listener_conninfo
+        self._ready_query = ready_query
+        self._run_query = run_query
+        self._policy = policy
+        # Without the notifications trigger the database was created with
+        # use_listen_notify=False, and the application publishes no NOTIFY at all.
+        self._app_notifies = app_notifies and policy.use_notifications
+        self._lock = threading.Lock()
+        self._waiters: set[Waiter] = set()
+        self._by_payload: dict[tuple[str, str], set[Waiter]] = defaultdict(set)
+        self._someone_waits = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._listening = False
+        self._selftest_channel = f"dbos_client_selftest_{uuid.uuid4().hex[:12]}"
+        self._selftest_ok = False
+        self._distrust_until = 0.0
+        self._listener_conn: Optional[psycopg.Connection[Any]] = None
+
+    # -- waiters ---------------------------------------------------------------------
+
+    def subscribe(self, check: Check) -> Waiter:
+        """Register before the first read, so no notification can slip between read and wait."""
+        waiter = Waiter(check)
+        with self._lock:
+            self._start_threads()
+            self._waiters.add(waiter)
+            if check.channel is not None and check.payload is not None:
+                self._by_payload[(check.channel, check.payload)].add(waiter)
+        return waiter
+
+    def unsubscribe(self, waiter: Waiter) -> None:
+        with self._lock:
+            self._waiters.discard(waiter)
+            check = waiter.check
+            if check.channel is not None and check.payload is not None:
+                key = (check.channel, check.payload)
+                bucket = self._by_payload.get(key)
+                if bucket is not None:
+                    bucket.discard(waiter)
+                    if not bucket:
+                        del self._by_payload[key]
+
+    def wait(self, waiter: Waiter, check: Check, deadline: Optional[float]) -> None:
+        """Block until woken or the deadline; then clear, so the next wake is a new one."""
+        waiter.check = check  # same channel and payload as subscribed; a stream's offset moves
+        waiter.waiting = True
+        self._someone_waits.set()
+        try:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            waiter.event.wait(timeout)
+        finally:
+            waiter.waiting = False
+            # Cleared before the op re-reads: a notification arriving during that read sets
+            # it again and the next wait returns at once.
+            waiter.event.clear()
+
+    def _wake_all(self) -> None:
+        with self._lock:
+            waiters = list(self._waiters)
+        for waiter in waiters:
+            waiter.wake()
+
+    # -- trust -----------------------------------------------------------------------
+
+    @property
+    def trusted(self) -> bool:
+        """Notifications are known to arrive: listening, self-test passed, no recent miss."""
+        return self._app_notifies and self._listening and self._selftest_ok and time.monotonic() >= self._distrust_until
+
+    def _distrust(self, why: str) -> None:
+        if self.trusted:
+            logger.info("notifications missed (%s); polling every %.3f s for a while", why, self._policy.interval_seconds)
+        self._distrust_until = time.monotonic() + _DISTRUST_SECONDS
+
+    # -- threads ---------------------------------------------------------------------
+
+    def _start_threads(self) -> None:
+        if self._threads or self._stop.is_set():
+            return
+        targets = [self._poll_loop]
+        if self._policy.use_notifications:
+            targets.append(self._listen_loop)
+        for target in targets:
+            thread = threading.Thread(target=target, name=f"dbos_client-{target.__name__.strip('_')}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def close(self) -> None:
+        """Stop both threads; every waiter is woken so it can notice the client closing."""
+        self._stop.set()
+        self._someone_waits.set()
+        self._wake_all()
+        for thread in self._threads:
+            thread.join(5)
+        self._threads.clear()
+
+    # -- the poller ------------------------------------------------------------------
+
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            self._someone_waits.wait()
+            if self._stop.is_set():
+                return
+            with self._lock:
+                waiting = [w for w in self._waiters if w.waiting]
+            if not waiting:
+                self._someone_waits.clear()
+                # Re-check after clearing: a waiter may have started in between.
+                with self._lock:
+                    if any(w.waiting for w in self._waiters):
+                        self._someone_waits.set()
+                continue
+            fast = not self.trusted or any(w.check.kind == "result" for w in waiting)
+            self._stop.wait(self._policy.interval_seconds if fast else self._policy.max_interval_seconds)
+            if self._stop.is_set():
+                return
+            try:
+                self._poll_once()
+            except Exception:  # noqa: BLE001 - the poller must outlive any one failure
+                logger.warning("the shared poller's check failed; retrying next tick", exc_info=True)
+
+    def _poll_once(self) -> None:
+        with self._lock:
+            waiting = [w for w in self._waiters if w.waiting]
+        if not waiting:
+            return
+        params: dict[str, list[Any]] = {k: [] for k in ("ew", "ek", "sw", "sk", "so", "rw")}
+        for w in waiting:
+            c = w.check
+            if c.kind == "event":
+                params["ew"].append(c.workflow_id)
+                params["ek"].append(c.key)
+            elif c.kind == "stream" and c.offset is not None:
+                params["sw"].append(c.workflow_id)
+                params["sk"].append(c.key)
+                params["so"].append(c.offset)
+            elif c.kind == "result":
+                params["rw"].append(c.workflow_id)
+        rows = self._run_query(self._ready_query, params)
+        ready = {(kind, wid, key): notifiable for kind, wid, key, notifiable in rows}
+        suspects = []
+        for w in waiting:
+            c = w.check
+            notifiable = ready.get((c.kind, c.workflow_id, c.key))
+            if notifiable is None:
+                continue
+            if notifiable and self.trusted and not w.event.is_set():
+                suspects.append(w)  # the listener should announce this; give it a moment
+            else:
+                w.wake()
+        if suspects:
+            self._stop.wait(_NOTIFY_GRACE_SECONDS)
+            missed = [w for w in suspects if not w.event.is_set() and w.waiting]
+            if missed:
+                self._distrust(f"{len(missed)} value(s) found by polling first")
+            for w in suspects:
+                w.wake()
+
+    # -- the listener ----------------------------------------------------------------
+
+    def _listen_loop(self) -> None:
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                self._listen_once()
+                backoff = 0.1
+            except Exception as exc:  # noqa: BLE001 - reconnect whatever went wrong
+                if self._stop.is_set():
+                    return
+                first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                logger.warning("notification listener disconnected (%s); reconnecting in %.1f s", first_line, backoff)
+            finally:
+                self._listening = False
+                self._selftest_ok = False
+                conn, self._listener_conn = self._listener_conn, None
+                if conn is not None:
+                    conn.close()
+            self._stop.wait(backoff + random.uniform(0, backoff / 2))
+            backoff = min(backoff * 2, 5.0)
+
+    def _listen_once(self) -> None:
+        conn = psycopg.connect(self._listener_conninfo, autocommit=True)
+        self._listener_conn = conn
+        for channel in (*CHANNELS, self._selftest_channel):
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        self._listening = True
+        # Notifications sent while we were not listening are lost: everyone re-reads now.
+        self._wake_all()
+        # A pooler in transaction mode accepts LISTEN and then delivers nothing: check.
+        conn.execute("SELECT pg_notify(%s, 'selftest')", (self._selftest_channel,))
+        selftest_deadline = time.monotonic() + _SELFTEST_SECONDS
+        warned = False
+        while not self._stop.is_set():
+            for note in conn.notifies(timeout=_LISTEN_POLL_SECONDS):
+                if note.channel == self._selftest_channel:
+                    self._selftest_ok = True
+                    continue
+                self._dispatch(note.channel, note.payload)
+            if not self._selftest_ok and not warned and time.monotonic() > selftest_deadline:
+                warned = True
+                logger.warning("LISTEN/NOTIFY does not deliver on this connection (a pooler?); waits rely on polling")
+
+    def _dispatch(self, channel: str, payload: str) -> None:
+        with self._lock:
+            waiters = list(self._by_payload.get((channel, payload), ()))
+        for waiter in waiters:
+            waiter.wake()
