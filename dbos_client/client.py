@@ -27,7 +27,7 @@ from ._schema import SchemaInfo
 from ._serialization import Codec, FormatChoice
 from ._sql import INTERNAL_QUEUE, Queries
 from ._wait import Deadline
-from .errors import DatabaseUnavailableError, InvalidArgumentError, SchemaError
+from .errors import DatabaseUnavailableError, DBOSClientError, InvalidArgumentError, SchemaError
 from .models import EnqueueOptions, PollPolicy, RetryPolicy, WorkflowStatus
 
 logger = logging.getLogger("dbos_client")
@@ -443,7 +443,7 @@ class DBOSClient:
             assert state.waiter is not None, "an op must Subscribe before it Waits"
             self._get_hub().wait(state.waiter, action.check, action.deadline)
             if self._closed:
-                raise InvalidArgumentError("this DBOSClient was closed while waiting")
+                raise DBOSClientError("this DBOSClient was closed while the call was waiting")
             return None, None
         raise TypeError(f"unexpected action {action!r}")
 
@@ -458,7 +458,7 @@ class DBOSClient:
         q = self._queries()
         with self._pool_lock:
             if self._closed:
-                raise InvalidArgumentError("this DBOSClient is closed")
+                raise DBOSClientError("this DBOSClient is closed")
             if self._hub is None:
                 self._hub = WaitHub(
                     listener_conninfo=self._config.listener_conninfo,
@@ -523,7 +523,7 @@ class DBOSClient:
             return pool
         with self._pool_lock:
             if self._closed:
-                raise InvalidArgumentError("this DBOSClient is closed")
+                raise DBOSClientError("this DBOSClient is closed")
             if self._pool is None:
                 # min_size=0: the first call opens the first connection itself. A
                 # min_size of 1 would race it with a background connect: two for one send.

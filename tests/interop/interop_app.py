@@ -112,6 +112,15 @@ def stream_after_message(key, topic, timeout):
 
 
 @DBOS.workflow()
+def publish_keys(prefix, n, topic):
+    """Wait for a go message, then publish n distinct keys prefix0..prefix{n-1}."""
+    DBOS.recv(topic, timeout_seconds=120)
+    for i in range(n):
+        DBOS.set_event(f"{prefix}{i}", i)
+    return n
+
+
+@DBOS.workflow()
 def sleep_wf(seconds):
     DBOS.sleep(seconds)
     return seconds
@@ -200,8 +209,11 @@ def main():
     app_name = os.environ.get("INTEROP_APP_NAME", "interop")
     mode = _queue_mode()
 
-    # Same keys in 2.31.1 and 3.4.0; use_listen_notify is left at its default (True).
+    # Same keys in 2.31.1 and 3.4.0. INTEROP_LISTEN_NOTIFY=0 runs the app the way a
+    # database created with use_listen_notify=False does: no trigger, no NOTIFY at all.
     config: DBOSConfig = {"name": app_name, "system_database_url": url}
+    if os.environ.get("INTEROP_LISTEN_NOTIFY", "1") == "0":
+        config["use_listen_notify"] = False
     DBOS(config=config)
 
     code_queue = mode != "db" and _declare_code_queue(required=(mode == "code"))
