@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import threading
 import time
-from typing import Any, Generic, Iterator, Optional, TypeVar
+from typing import Any, Generator, Generic, Iterator, Optional, TypeVar
 
 import psycopg
 from psycopg import errors as pgerr
@@ -397,6 +397,20 @@ class DBOSClient:
 
     def _run(self, op: Op[T]) -> T:
         """Drive an operation to its return value."""
+        driver = self._drive(op)
+        try:
+            next(driver)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        driver.close()
+        raise AssertionError("only read_stream emits values")
+
+    def _iterate(self, op: Op[None]) -> Iterator[Any]:
+        """Drive a streaming operation, yielding what it emits."""
+        yield from self._drive(op)
+
+    def _drive(self, op: Op[T]) -> Generator[Any, None, T]:
+        """Yield what the op emits and return what it returns; the one driver loop."""
         state = _OpState()
         try:
             reply, error = None, None
@@ -405,21 +419,6 @@ class DBOSClient:
                     action = op.throw(error) if error is not None else op.send(reply)
                 except StopIteration as stop:
                     return stop.value  # type: ignore[no-any-return]
-                reply, error = self._perform(action, state)
-        finally:
-            op.close()
-            self._release(state)
-
-    def _iterate(self, op: Op[None]) -> Iterator[Any]:
-        """Drive a streaming operation, yielding what it emits."""
-        state = _OpState()
-        try:
-            reply, error = None, None
-            while True:
-                try:
-                    action = op.throw(error) if error is not None else op.send(reply)
-                except StopIteration:
-                    return
                 if isinstance(action, Emit):
                     reply, error = None, None
                     yield action.value

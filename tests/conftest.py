@@ -68,3 +68,16 @@ def uid() -> str:
 QUEUE = "interop_q"
 #: No application polls this queue: workflows put there stay ENQUEUED.
 UNPOLLED_QUEUE = "unpolled_q"
+
+
+def terminate_backends(url: str, application_name: str) -> int:
+    """Kill the server sessions of one client (by connection name) in the database of ``url``."""
+    import psycopg
+
+    dbname = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+            (dbname, application_name),
+        ).fetchone()
+    return int(row[0])

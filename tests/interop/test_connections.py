@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from cluster import PrivateCluster
-from conftest import ADMIN_URL, QUEUE, UNPOLLED_QUEUE
+from conftest import ADMIN_URL, QUEUE, UNPOLLED_QUEUE, terminate_backends
 from runtime import DBOSRuntime, create_database, drop_database, runtime_python
 from dbos_client import (
     DatabaseUnavailableError,
@@ -103,13 +103,7 @@ def test_concurrent_use_is_bounded_by_the_pool(runtime) -> None:
 def test_lost_connections_are_replaced(runtime, client: DBOSClient) -> None:
     handle = client.enqueue({"queue_name": QUEUE, "workflow_name": "set_event_value"}, "k", 1)
     assert client.get_event(handle.workflow_id, "k", 30) == 1
-    dbname = psycopg.conninfo.conninfo_to_dict(runtime.url)["dbname"]
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        killed = admin.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
-            (dbname, APP_NAME),
-        ).fetchone()[0]
-    assert killed >= 1
+    assert terminate_backends(runtime.url, APP_NAME) >= 1
     # The pooled connection is dead; the call is retried on a fresh one, invisibly.
     assert client.get_event(handle.workflow_id, "k", 30) == 1
 

@@ -11,7 +11,7 @@ import time
 import psycopg
 import pytest
 
-from conftest import ADMIN_URL, QUEUE, Runtime, _versions
+from conftest import ADMIN_URL, QUEUE, Runtime, _versions, terminate_backends
 from runtime import DBOSRuntime, create_database, drop_database, runtime_python
 from dbos_client import DBOSClient, DBOSClientError, ResultTimeoutError, StreamTimeoutError, __version__
 
@@ -42,13 +42,7 @@ def test_value_published_while_the_listener_is_down_is_delivered(runtime: Runtim
     handle = client.enqueue({"queue_name": QUEUE, "workflow_name": "event_after_message"}, "k", "t", 60)
     thread, out = _blocked_get_event(client, handle.workflow_id, "k")
     _until(lambda: client._hub is not None and client._hub._listening and _waiting(client) == 1)
-    dbname = psycopg.conninfo.conninfo_to_dict(runtime.url)["dbname"]
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        killed = admin.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
-            (dbname, LISTENER),
-        ).fetchone()[0]
-    assert killed == 1
+    assert terminate_backends(runtime.url, LISTENER) == 1
     client.send(handle.workflow_id, "published during the outage", topic="t")
     thread.join(60)
     assert out == ["published during the outage"]
