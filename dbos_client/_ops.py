@@ -183,6 +183,11 @@ def send(q: Queries, destination_id: str, text: str, tag: str, topic: Optional[s
 
 def get_event(q: Queries, codec: Codec, workflow_id: str, key: str, deadline: Deadline) -> Op[Any]:
     """The event's latest value; None at the deadline, or at once if the workflow has finished without it."""
+    row = yield Query(q.get_event_value, (workflow_id, key), fetch="one", deadline=deadline.at)
+    if row is not None:
+        return codec.decode(row[0], row[1], f"value of event {key!r}")
+    # Not there yet: subscribe, then read again before the first wait, so a value
+    # published between the two reads is announced to a waiter that already listens.
     check = Check("event", workflow_id, key)
     yield Subscribe(check)
     while True:

@@ -86,13 +86,18 @@ def retrying(
     policy: RetryPolicy,
     *,
     deadline: Optional[float] = None,
+    attempts_made: int = 0,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> Retrying:
-    """A tenacity ``Retrying`` for one statement, bounded by the policy and by ``deadline``."""
+    """A tenacity ``Retrying`` for one statement, bounded by the policy and by ``deadline``.
+
+    ``attempts_made`` counts attempts already spent outside it (the shells try once
+    without tenacity, so a statement that succeeds costs no retry machinery at all).
+    """
     stop: stop_base = stop_never
     if policy.max_attempts is not None:
-        stop = stop | stop_after_attempt(policy.max_attempts)
+        stop = stop | stop_after_attempt(max(1, policy.max_attempts - attempts_made))
     if policy.budget_seconds is not None:
         stop = stop | stop_after_delay(policy.budget_seconds)
     if deadline is not None:

@@ -97,6 +97,10 @@ class Queries:
         ).format(s=s, cols=_idents(send_cols), vals=sql.SQL(", ").join(sql.Placeholder() * len(send_cols)))
 
         # -- events --------------------------------------------------------------------
+        # The fast path: a value that already exists costs one index lookup, nothing more.
+        self.get_event_value = sql.SQL(
+            "SELECT e.value, {ser} FROM {s}.workflow_events AS e WHERE e.workflow_uuid = %s AND e.key = %s"
+        ).format(s=s, ser=opt("workflow_events", "serialization", "e"))
         self.get_event = sql.SQL(
             "SELECT e.value, {ser}, w.status FROM (SELECT 1) AS one"
             " LEFT JOIN {s}.workflow_events AS e ON e.workflow_uuid = %(id)s AND e.key = %(key)s"
@@ -201,3 +205,9 @@ class Queries:
             " AND status NOT IN ('SUCCESS', 'ERROR') RETURNING 1)"
             " SELECT EXISTS (SELECT 1 FROM {s}.workflow_status WHERE workflow_uuid = %(id)s), (SELECT count(*) FROM upd)"
         ).format(s=s, sets=sql.SQL(", ").join(resume_sets))
+
+        # Rendered once: psycopg would otherwise compose every statement on every execute,
+        # and a plain string also hits psycopg's parsed-query cache.
+        for name, value in list(vars(self).items()):
+            if isinstance(value, sql.Composable):
+                setattr(self, name, value.as_string(None))

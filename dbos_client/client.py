@@ -470,13 +470,20 @@ class DBOSClient:
 
     def _execute(self, query: Query) -> Any:
         """One statement on a pooled connection, retried on transient failures."""
+        policy = self._retry_policy
         # No single attempt may outlast the caller's deadline or the whole retry budget.
         limit = query.deadline
-        if self._retry_policy.budget_seconds is not None:
-            budget_end = time.monotonic() + self._retry_policy.budget_seconds
+        if policy.budget_seconds is not None:
+            budget_end = time.monotonic() + policy.budget_seconds
             limit = budget_end if limit is None else min(limit, budget_end)
         try:
-            return retrying(self._retry_policy, deadline=query.deadline)(self._execute_once, query, limit)
+            try:
+                return self._execute_once(query, limit)
+            except Exception as exc:
+                if not is_transient(exc) or policy.max_attempts == 1:
+                    raise
+                logger.warning("system database call failed (%s); retrying", _first_line(exc))
+            return retrying(policy, deadline=query.deadline, attempts_made=1)(self._execute_once, query, limit)
         except (pgerr.UndefinedTable, pgerr.InvalidSchemaName, pgerr.UndefinedColumn) as exc:
             raise SchemaError(
                 f"the DBOS schema {self._schema_name!r} changed under this client ({exc.diag.message_primary})"
@@ -487,9 +494,8 @@ class DBOSClient:
             reason = exc
             if isinstance(exc, PoolTimeout) and self._last_connect_error is not None:
                 reason = self._last_connect_error  # why the pool had no connection to give
-            first_line = (str(reason).strip().splitlines() or [type(reason).__name__])[0]
             raise DatabaseUnavailableError(
-                f"the system database at {self._config.display_url} is unreachable: {first_line}",
+                f"the system database at {self._config.display_url} is unreachable: {_first_line(reason)}",
                 url=self._config.display_url,
             ) from exc
 
@@ -570,3 +576,7 @@ class _OpState:
 
     def __init__(self) -> None:
         self.waiter: Optional[Waiter] = None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

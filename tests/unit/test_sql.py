@@ -49,11 +49,10 @@ def info(tables: dict, schema: str = SCHEMA) -> SchemaInfo:
     return SchemaInfo(schema=schema, tables=tables, notifications_trigger=True)
 
 
-def render(stmt: sql.Composable) -> str:
-    try:
-        return stmt.as_string(None)
-    except TypeError:  # pragma: no cover - psycopg without context-free rendering
-        pytest.skip("this psycopg cannot render SQL without a connection")
+def render(stmt: object) -> str:
+    # Queries renders its statements to strings once, at construction; the one-off
+    # detection statements stay composable.
+    return stmt.as_string(None) if isinstance(stmt, sql.Composable) else str(stmt)
 
 
 @pytest.fixture(params=["3.x", "2.x"])
@@ -65,8 +64,8 @@ Q3 = Queries(info(TABLES_3X))
 Q2 = Queries(info(TABLES_2X))
 
 
-def statements(q: Queries) -> dict[str, sql.Composable]:
-    return {name: value for name, value in vars(q).items() if isinstance(value, sql.Composable)}
+def statements(q: Queries) -> dict[str, str]:
+    return {name: value for name, value in vars(q).items() if isinstance(value, str)}
 
 
 def test_schema_info_generation() -> None:
@@ -80,7 +79,9 @@ def test_schema_info_generation() -> None:
 
 def test_every_statement_renders_with_the_schema_quoted(queries: Queries) -> None:
     stmts = statements(queries)
-    assert {"enqueue", "send", "get_event", "get_all_events", "read_stream", "get_status", "get_result", "cancel", "resume"} <= set(stmts)
+    assert {"enqueue", "send", "get_event_value", "get_event", "get_all_events", "read_stream", "get_status",
+            "get_result", "cancel", "resume", "ready_waits"} <= set(stmts)  # fmt: skip
+    assert not any(isinstance(v, sql.Composable) for v in vars(queries).values())
     for name, stmt in stmts.items():
         text = render(stmt)
         assert f'"{SCHEMA}".' in text, name
