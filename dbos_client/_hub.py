@@ -36,7 +36,8 @@ _DISTRUST_SECONDS = 60.0
 #: a value the poller found first counts as a missed notification.
 _NOTIFY_GRACE_SECONDS = 0.25
 _SELFTEST_SECONDS = 2.0
-_LISTEN_POLL_SECONDS = 0.2
+#: How long the listener blocks in notifies(); close() wakes it at once with a NOTIFY.
+_LISTEN_POLL_SECONDS = 2.0
 
 
 class Waiter:
@@ -60,12 +61,14 @@ class WaitHub:
         listener_conninfo: str,
         ready_query: Any,
         run_query: Callable[[Any, Any], Any],
+        notify: Callable[[str], None],
         policy: PollPolicy,
         app_notifies: bool,
     ) -> None:
         self._listener_conninfo = listener_conninfo
         self._ready_query = ready_query
         self._run_query = run_query
+        self._notify = notify
         self._policy = policy
         # Without the notifications trigger the database was created with
         # use_listen_notify=False, and the application publishes no NOTIFY at all.
@@ -156,6 +159,8 @@ class WaitHub:
         self._stop.set()
         self._someone_waits.set()
         self._wake_all()
+        if self._listening:
+            self._notify(self._selftest_channel)  # ends the listener's blocking wait now
         for thread in self._threads:
             thread.join(5)
         self._threads.clear()
@@ -258,6 +263,8 @@ class WaitHub:
         warned = False
         while not self._stop.is_set():
             for note in conn.notifies(timeout=_LISTEN_POLL_SECONDS):
+                if self._stop.is_set():
+                    break
                 if note.channel == self._selftest_channel:
                     self._selftest_ok = True
                     continue

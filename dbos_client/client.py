@@ -171,10 +171,11 @@ class DBOSClient:
         """Close the connection pool and stop its threads. Idempotent; blocks up to 5 s."""
         with self._pool_lock:
             self._closed = True
-            pool, self._pool = self._pool, None
             hub, self._hub = self._hub, None
         if hub is not None:
-            hub.close()
+            hub.close()  # may still use the pool, to wake its listener
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
 
@@ -463,6 +464,7 @@ class DBOSClient:
                     listener_conninfo=self._config.listener_conninfo,
                     ready_query=q.ready_waits,
                     run_query=lambda statement, params: self._execute(Query(statement, params)),
+                    notify=self._notify_once,
                     policy=self._poll_policy,
                     app_notifies=q.info.notifications_trigger,
                 )
@@ -518,6 +520,17 @@ class DBOSClient:
                 # drop them now rather than spend one retry on each.
                 pool.check()
             raise
+
+    def _notify_once(self, channel: str) -> None:
+        """Best effort, one attempt, short wait: used only to wake our own listener."""
+        pool = self._pool
+        if pool is None:
+            return
+        try:
+            with pool.connection(timeout=1.0) as conn:
+                conn.execute("SELECT pg_notify(%s, 'stop')", (channel,))
+        except Exception:  # noqa: BLE001 - the listener then stops at its next timeout
+            logger.debug("could not wake the notification listener", exc_info=True)
 
     def _record_connect_error(self, exc: Optional[BaseException]) -> None:
         self._last_connect_error = exc

@@ -73,7 +73,7 @@ def _hub() -> WaitHub:
         raise AssertionError("the poller should not run in this test")
 
     return WaitHub(
-        listener_conninfo="", ready_query=None, run_query=no_queries,
+        listener_conninfo="", ready_query=None, run_query=no_queries, notify=lambda channel: None,
         policy=PollPolicy(interval_seconds=30, max_interval_seconds=30, use_notifications=False), app_notifies=False,
     )  # fmt: skip
 
