@@ -77,6 +77,7 @@ class WaitHub:
         self._waiters: set[Waiter] = set()
         self._by_payload: dict[tuple[str, str], set[Waiter]] = defaultdict(set)
         self._someone_waits = threading.Event()
+        self._retick = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._listening = False
@@ -114,6 +115,8 @@ class WaitHub:
         waiter.check = check  # same channel and payload as subscribed; a stream's offset moves
         waiter.waiting = True
         self._someone_waits.set()
+        if not check.notified:
+            self._retick.set()  # only polling ends this wait: make sure the fast tick applies
         try:
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             waiter.event.wait(timeout)
@@ -140,6 +143,7 @@ class WaitHub:
         if self.trusted:
             logger.info("notifications missed (%s); polling every %.3f s for a while", why, self._policy.interval_seconds)
         self._distrust_until = time.monotonic() + _DISTRUST_SECONDS
+        self._retick.set()
 
     # -- threads ---------------------------------------------------------------------
 
@@ -158,6 +162,7 @@ class WaitHub:
         """Stop both threads; every waiter is woken so it can notice the client closing."""
         self._stop.set()
         self._someone_waits.set()
+        self._retick.set()
         self._wake_all()
         if self._listening:
             self._notify(self._selftest_channel)  # ends the listener's blocking wait now
@@ -168,6 +173,7 @@ class WaitHub:
     # -- the poller ------------------------------------------------------------------
 
     def _poll_loop(self) -> None:
+        last_tick = 0.0
         while not self._stop.is_set():
             self._someone_waits.wait()
             if self._stop.is_set():
@@ -181,10 +187,15 @@ class WaitHub:
                     if any(w.waiting for w in self._waiters):
                         self._someone_waits.set()
                 continue
-            fast = not self.trusted or any(w.check.kind == "result" for w in waiting)
-            self._stop.wait(self._policy.interval_seconds if fast else self._policy.max_interval_seconds)
-            if self._stop.is_set():
-                return
+            fast = not self.trusted or any(not w.check.notified for w in waiting)
+            interval = self._policy.interval_seconds if fast else self._policy.max_interval_seconds
+            remaining = last_tick + interval - time.monotonic()
+            if remaining > 0:
+                # Interruptible: a result wait arriving, or lost trust, shortens the interval.
+                self._retick.wait(remaining)
+                self._retick.clear()
+                continue
+            last_tick = time.monotonic()
             try:
                 self._poll_once()
             except Exception:  # noqa: BLE001 - the poller must outlive any one failure

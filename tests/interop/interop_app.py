@@ -112,6 +112,25 @@ def stream_after_message(key, topic, timeout):
 
 
 @DBOS.workflow()
+def event_stamped_after_message(key, topic, timeout):
+    """Like event_after_message, but the value carries the wall-clock time of its
+    set_event, so a benchmark can time the client alone (not the runtime's recv)."""
+    msg = DBOS.recv(topic, timeout_seconds=timeout)
+    DBOS.set_event(key, {"msg": msg, "at": time.time()})
+    return msg
+
+
+@DBOS.workflow()
+def stream_stamped_after_message(key, topic, timeout):
+    """Like stream_after_message, with the write time in the second value."""
+    DBOS.write_stream(key, "first")
+    msg = DBOS.recv(topic, timeout_seconds=timeout)
+    DBOS.write_stream(key, {"msg": msg, "at": time.time()})
+    DBOS.close_stream(key)
+    return "ok"
+
+
+@DBOS.workflow()
 def publish_keys(prefix, n, topic):
     """Wait for a go message, then publish n distinct keys prefix0..prefix{n-1}."""
     DBOS.recv(topic, timeout_seconds=120)
