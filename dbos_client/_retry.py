@@ -1,7 +1,9 @@
 """Which database failures are worth retrying, and the one tenacity policy that retries them.
 
 The predicate is pure and classifies by exception class and SQLSTATE, never by message
-text. The builder is used only by the shells, around one whole statement.
+text. The builder is used only by the shells, around one whole statement, and only after
+a first attempt failed: tenacity (and psycopg_pool) are imported on that path, not at
+``import dbos_client``.
 """
 
 from __future__ import annotations
@@ -10,22 +12,14 @@ import logging
 import time
 from typing import Callable, Optional
 
+from typing import TYPE_CHECKING, Any
+
 import psycopg
-from psycopg_pool import PoolTimeout
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    stop_never,
-    wait_exponential,
-    wait_random,
-)
-from tenacity.stop import stop_base
-from tenacity.wait import wait_base
 
 from .models import RetryPolicy
+
+if TYPE_CHECKING:
+    from tenacity import Retrying
 
 logger = logging.getLogger("dbos_client")
 
@@ -46,8 +40,8 @@ _TRANSIENT_SQLSTATES = frozenset(
 
 def is_transient(exc: BaseException) -> bool:
     """True for failures that a fresh attempt on a fresh connection may not hit again."""
-    if isinstance(exc, PoolTimeout):
-        return True  # no healthy connection could be had in time
+    if type(exc).__name__ == "PoolTimeout" and type(exc).__module__.startswith("psycopg_pool"):
+        return True  # no healthy connection could be had in time (psycopg_pool is imported lazily)
     if not isinstance(exc, psycopg.Error):
         return False
     sqlstate = exc.sqlstate
@@ -57,29 +51,6 @@ def is_transient(exc: BaseException) -> bool:
         return isinstance(exc, psycopg.OperationalError)
     # 57014 (a statement timeout or a cancel) is a decision, not an accident: never re-run it.
     return sqlstate in _TRANSIENT_SQLSTATES or sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES
-
-
-class _stop_at_deadline(stop_base):
-    """Stop once the caller's monotonic deadline has passed."""
-
-    def __init__(self, deadline: float, clock: Callable[[], float]) -> None:
-        self.deadline = deadline
-        self.clock = clock
-
-    def __call__(self, retry_state: object) -> bool:
-        return self.clock() >= self.deadline
-
-
-class _wait_within_deadline(wait_base):
-    """Never sleep past the caller's deadline: the last attempt happens at it, not after."""
-
-    def __init__(self, inner: wait_base, deadline: float, clock: Callable[[], float]) -> None:
-        self.inner = inner
-        self.deadline = deadline
-        self.clock = clock
-
-    def __call__(self, retry_state: RetryCallState) -> float:
-        return max(0.0, min(self.inner(retry_state), self.deadline - self.clock()))
 
 
 def retrying(
@@ -95,18 +66,45 @@ def retrying(
     ``attempts_made`` counts attempts already spent outside it (the shells try once
     without tenacity, so a statement that succeeds costs no retry machinery at all).
     """
+    from tenacity import (
+        Retrying,
+        retry_if_exception,
+        stop_after_attempt,
+        stop_after_delay,
+        stop_never,
+        wait_exponential,
+        wait_random,
+    )
+    from tenacity.stop import stop_base
+    from tenacity.wait import wait_base
+
+    class stop_at_deadline(stop_base):
+        """Stop once the caller's monotonic deadline has passed."""
+
+        def __call__(self, retry_state: Any) -> bool:
+            return clock() >= deadline  # type: ignore[operator]
+
+    class wait_within_deadline(wait_base):
+        """Never sleep past the caller's deadline: the last attempt happens at it, not after."""
+
+        def __init__(self, inner: wait_base) -> None:
+            self.inner = inner
+
+        def __call__(self, retry_state: Any) -> float:
+            return max(0.0, min(self.inner(retry_state), deadline - clock()))  # type: ignore[operator]
+
     stop: stop_base = stop_never
     if policy.max_attempts is not None:
         stop = stop | stop_after_attempt(max(1, policy.max_attempts - attempts_made))
     if policy.budget_seconds is not None:
         stop = stop | stop_after_delay(policy.budget_seconds)
     if deadline is not None:
-        stop = stop | _stop_at_deadline(deadline, clock)
+        stop = stop | stop_at_deadline()
     wait: wait_base = wait_exponential(multiplier=policy.initial_seconds, max=policy.max_seconds) + wait_random(
         0, policy.jitter_seconds
     )
     if deadline is not None:
-        wait = _wait_within_deadline(wait, deadline, clock)
+        wait = wait_within_deadline(wait)
     return Retrying(
         retry=retry_if_exception(is_transient),
         wait=wait,

@@ -11,11 +11,10 @@ import dataclasses
 import logging
 import threading
 import time
-from typing import Any, Generator, Generic, Iterator, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Generator, Generic, Iterator, Optional, TypeVar
 
 import psycopg
 from psycopg import errors as pgerr
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import _ops
 from ._config import DatabaseConfig, resolve
@@ -29,6 +28,9 @@ from ._sql import INTERNAL_QUEUE, Queries
 from ._wait import Deadline
 from .errors import DatabaseUnavailableError, DBOSClientError, InvalidArgumentError, SchemaError
 from .models import EnqueueOptions, PollPolicy, RetryPolicy, WorkflowStatus
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
 
 logger = logging.getLogger("dbos_client")
 
@@ -158,7 +160,7 @@ class DBOSClient:
         self._poll_policy = policy_for_waits
         self._pool_lock = threading.Lock()
         self._schema_lock = threading.Lock()
-        self._pool: Optional[ConnectionPool] = None
+        self._pool: Optional["ConnectionPool[Any]"] = None
         self._hub: Optional[WaitHub] = None
         self._q: Optional[Queries] = None
         self._closed = False
@@ -494,7 +496,7 @@ class DBOSClient:
             if not is_transient(exc):
                 raise
             reason = exc
-            if isinstance(exc, PoolTimeout) and self._last_connect_error is not None:
+            if type(exc).__name__ == "PoolTimeout" and self._last_connect_error is not None:
                 reason = self._last_connect_error  # why the pool had no connection to give
             raise DatabaseUnavailableError(
                 f"the system database at {self._config.display_url} is unreachable: {_first_line(reason)}",
@@ -535,7 +537,7 @@ class DBOSClient:
     def _record_connect_error(self, exc: Optional[BaseException]) -> None:
         self._last_connect_error = exc
 
-    def _get_pool(self) -> ConnectionPool:
+    def _get_pool(self) -> "ConnectionPool[Any]":
         pool = self._pool
         if pool is not None:
             return pool
@@ -543,6 +545,8 @@ class DBOSClient:
             if self._closed:
                 raise DBOSClientError("this DBOSClient is closed")
             if self._pool is None:
+                from psycopg_pool import ConnectionPool  # imported with the first call, not the package
+
                 # min_size=0: the first call opens the first connection itself. A
                 # min_size of 1 would race it with a background connect: two for one send.
                 pool = ConnectionPool(
