@@ -14,6 +14,7 @@ Started on a client's first wait; a client that never waits never starts its thr
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import threading
@@ -53,6 +54,35 @@ class Waiter:
     def wake(self) -> None:
         self.event.set()
 
+    def clear(self) -> None:
+        self.event.clear()
+
+
+class AsyncWaiter(Waiter):
+    """A waiter on an event loop: woken from the hub's threads through the loop itself.
+
+    ``event`` (a threading.Event) still records the wake-up, so the poller can tell a
+    woken waiter from one that was not, exactly as for thread waiters.
+    """
+
+    __slots__ = ("loop", "aevent")
+
+    def __init__(self, check: Check, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(check)
+        self.loop = loop
+        self.aevent = asyncio.Event()
+
+    def wake(self) -> None:
+        self.event.set()
+        try:
+            self.loop.call_soon_threadsafe(self.aevent.set)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is waiting on it any more
+
+    def clear(self) -> None:
+        self.event.clear()
+        self.aevent.clear()
+
 
 class WaitHub:
     def __init__(
@@ -61,7 +91,7 @@ class WaitHub:
         listener_conninfo: str,
         ready_query: Any,
         run_query: Callable[[Any, Any], Any],
-        notify: Callable[[str], None],
+        notify: Optional[Callable[[str], None]],
         policy: PollPolicy,
         app_notifies: bool,
     ) -> None:
@@ -88,9 +118,9 @@ class WaitHub:
 
     # -- waiters ---------------------------------------------------------------------
 
-    def subscribe(self, check: Check) -> Waiter:
+    def subscribe(self, check: Check, loop: Optional[asyncio.AbstractEventLoop] = None) -> Waiter:
         """Register before the first read, so no notification can slip between read and wait."""
-        waiter = Waiter(check)
+        waiter = Waiter(check) if loop is None else AsyncWaiter(check, loop)
         with self._lock:
             self._start_threads()
             self._waiters.add(waiter)
@@ -110,21 +140,44 @@ class WaitHub:
                     if not bucket:
                         del self._by_payload[key]
 
-    def wait(self, waiter: Waiter, check: Check, deadline: Optional[float]) -> None:
-        """Block until woken or the deadline; then clear, so the next wake is a new one."""
+    def _begin_wait(self, waiter: Waiter, check: Check) -> None:
         waiter.check = check  # same channel and payload as subscribed; a stream's offset moves
         waiter.waiting = True
         self._someone_waits.set()
         if not check.notified:
             self._retick.set()  # only polling ends this wait: make sure the fast tick applies
+
+    def _end_wait(self, waiter: Waiter) -> None:
+        waiter.waiting = False
+        # Cleared before the op re-reads: a notification arriving during that read sets
+        # it again and the next wait returns at once.
+        waiter.clear()
+
+    def wait(self, waiter: Waiter, check: Check, deadline: Optional[float]) -> None:
+        """Block the thread until woken or the deadline; then clear, so the next wake is a new one."""
+        self._begin_wait(waiter, check)
         try:
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             waiter.event.wait(timeout)
         finally:
-            waiter.waiting = False
-            # Cleared before the op re-reads: a notification arriving during that read sets
-            # it again and the next wait returns at once.
-            waiter.event.clear()
+            self._end_wait(waiter)
+
+    async def async_wait(self, waiter: AsyncWaiter, check: Check, deadline: Optional[float]) -> None:
+        """The same for a task: suspends it, holding no thread and no connection."""
+        self._begin_wait(waiter, check)
+        try:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                await asyncio.wait_for(waiter.aevent.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+        finally:
+            self._end_wait(waiter)
+
+    @property
+    def listener_channel(self) -> Optional[str]:
+        """The channel that wakes the listener at once, while it listens (for async close)."""
+        return self._selftest_channel if self._listening else None
 
     def _wake_all(self) -> None:
         with self._lock:
@@ -164,7 +217,7 @@ class WaitHub:
         self._someone_waits.set()
         self._retick.set()
         self._wake_all()
-        if self._listening:
+        if self._listening and self._notify is not None:
             self._notify(self._selftest_channel)  # ends the listener's blocking wait now
         for thread in self._threads:
             thread.join(5)

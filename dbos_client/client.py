@@ -1,49 +1,42 @@
-"""DBOSClient: the public synchronous API, and the only code here that does I/O.
+"""DBOSClient: the public synchronous API, and the I/O that only it does.
 
-The operations themselves live in ``_ops`` as generators; this module drives them: it
-runs each ``Query`` on a pooled connection (retrying transient failures), sleeps on each
-``Wait``, and hands each ``Emit`` to the caller.
+The calls are built in ``_calls`` and their logic lives in ``_ops`` as generators; this
+module drives them on threads: it runs each ``Query`` on a pooled connection (retrying
+transient failures), waits on the client's wait hub, and hands each ``Emit`` on.
+``AsyncDBOSClient`` (client_async.py) drives the very same operations with asyncio.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Generator, Generic, Iterator, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Generic, Iterator, Optional, TypeVar
 
 import psycopg
-from psycopg import errors as pgerr
 
-from . import _ops
-from ._config import DatabaseConfig, resolve
+from . import _calls
+from ._base import SCHEMA_CHANGED, ClientBase, recording_connection_class
+from ._calls import NeedQueries
 from ._hub import WaitHub, Waiter
 from ._ops import Emit, Op, Query, Subscribe, Wait
-from ._options import build_enqueue, check_notify_payload, check_timeout, optional_text, require_text
 from ._retry import is_transient, retrying
 from ._schema import SchemaInfo
-from ._serialization import Codec, FormatChoice
-from ._sql import INTERNAL_QUEUE, Queries
-from ._wait import Deadline
-from .errors import DatabaseUnavailableError, DBOSClientError, InvalidArgumentError, SchemaError
-from .models import EnqueueOptions, PollPolicy, RetryPolicy, WorkflowStatus
+from ._serialization import FormatChoice
+from ._sql import Queries
+from .errors import DBOSClientError
+from .models import EnqueueOptions, WorkflowStatus
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
+
+    from .client_async import AsyncDBOSClient, AsyncWorkflowHandle
 
 logger = logging.getLogger("dbos_client")
 
 R = TypeVar("R")
 T = TypeVar("T")
-
-#: Waits share one poller and one listener, so even many concurrent waits need few
-#: connections: 2 in the pool plus the listener's is the most an idle client holds.
-DEFAULT_POOL_SIZE = 2
-#: Longest a single attempt waits for a pooled connection; retries add to it, within budget.
-_MAX_CONNECT_WAIT = 10.0
-#: Even a call whose deadline has just passed gets this long for its final check.
-_MIN_CONNECT_WAIT = 0.5
 
 
 class WorkflowHandle(Generic[R]):
@@ -67,7 +60,8 @@ class WorkflowHandle(Generic[R]):
         Raises:
             WorkflowNotFoundError: no such workflow.
         """
-        return self._client._run(_ops.get_status(self._client._queries(), self._client._codec, self.workflow_id))
+        self._client._warn_in_event_loop("get_status", "AsyncWorkflowHandle.get_status")
+        return self._client._run(_calls.get_status(self._client._core, self.workflow_id))
 
     def get_result(self, *, timeout_seconds: Optional[float] = None, polling_interval_sec: Optional[float] = None) -> R:
         """Block until the workflow finishes, then return its value or raise its error.
@@ -85,21 +79,23 @@ class WorkflowHandle(Generic[R]):
             ResultTimeoutError: ``timeout_seconds`` passed first.
             WorkflowNotFoundError: no such workflow (raised at once, not after a timeout).
         """
-        deadline = self._client._deadline(check_timeout(timeout_seconds), polling_interval_sec)
-        q = self._client._queries(deadline.at)
-        return self._client._run(_ops.get_result(q, self._client._codec, self.workflow_id, deadline))
+        self._client._warn_in_event_loop("get_result", "AsyncWorkflowHandle.get_result")
+        op = _calls.get_result(self._client._core, self.workflow_id, timeout_seconds, polling_interval_sec)
+        return self._client._run(op)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         return f"WorkflowHandle({self.workflow_id!r})"
 
 
-class DBOSClient:
+class DBOSClient(ClientBase):
     """Talk to the workflows of a DBOS application through its system database.
 
     Construction does no I/O. The first call opens a small psycopg connection pool and
-    reads which DBOS schema version the database holds (the client never migrates);
-    ``close()`` (or leaving a ``with`` block) closes the pool and its threads.
-    Thread-safe: one client can serve many threads.
+    reads which DBOS schema version the database holds (the client never migrates); the
+    first wait starts the client's wait hub (one listener connection, two threads).
+    ``close()`` (or leaving a ``with`` block) closes all of it. Thread-safe: one client
+    can serve many threads. For asyncio code, use ``AsyncDBOSClient``, or the ``*_async``
+    methods here (DBOS's names), which run on an ``AsyncDBOSClient`` made on first use.
 
     Args:
         system_database_url: ``postgresql://user:password@host:port/database`` (the
@@ -124,62 +120,34 @@ class DBOSClient:
         InvalidArgumentError: a bad URL or option. Nothing is connected yet.
     """
 
-    def __init__(
-        self,
-        *,
-        system_database_url: Optional[str] = None,
-        dbos_system_schema: Optional[str] = "dbos",
-        serializer: Optional[Any] = None,
-        application_name: Optional[str] = None,
-        system_database_pool_size: Optional[int] = None,
-        retry_policy: Optional[RetryPolicy] = None,
-        poll_policy: Optional[PollPolicy] = None,
-        retry_connection_errors: bool = True,
-        lazy: bool = True,
-        use_listen_notify: bool = True,
-        **unsupported: Any,
-    ) -> None:
-        if unsupported:
-            names = ", ".join(sorted(unsupported))
-            raise InvalidArgumentError(f"DBOSClient does not support the argument(s): {names}")
-        self._config: DatabaseConfig = resolve(system_database_url)
-        self._schema_name = require_text(dbos_system_schema or "dbos", "dbos_system_schema")
-        self._codec = Codec(serializer)
-        self._application_name = optional_text(application_name, "application_name")
-        pool_size = DEFAULT_POOL_SIZE if system_database_pool_size is None else system_database_pool_size
-        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
-            raise InvalidArgumentError("system_database_pool_size must be a positive integer")
-        self._pool_size = pool_size
-        policy = retry_policy or RetryPolicy()
-        self._retry_policy = policy if retry_connection_errors else RetryPolicy(
-            max_attempts=1, budget_seconds=policy.budget_seconds
-        )
-        policy_for_waits = poll_policy or PollPolicy()
-        if not use_listen_notify:
-            policy_for_waits = dataclasses.replace(policy_for_waits, use_notifications=False)
-        self._poll_policy = policy_for_waits
+    def _init_io(self) -> None:
         self._pool_lock = threading.Lock()
         self._schema_lock = threading.Lock()
         self._pool: Optional["ConnectionPool[Any]"] = None
         self._hub: Optional[WaitHub] = None
         self._q: Optional[Queries] = None
-        self._closed = False
-        self._warned_queues: set[str] = set()
-        self._last_connect_error: Optional[BaseException] = None
+        self._async_twin: Optional["AsyncDBOSClient"] = None
+        self._warned_in_loop: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the connection pool and stop its threads. Idempotent; blocks up to 5 s."""
+        """Close the hub, the connection pool and their threads. Idempotent; takes milliseconds.
+
+        A call still waiting in another thread ends with ``DBOSClientError``.
+        """
         with self._pool_lock:
             self._closed = True
             hub, self._hub = self._hub, None
+            twin, self._async_twin = self._async_twin, None
         if hub is not None:
             hub.close()  # may still use the pool, to wake its listener
         with self._pool_lock:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
+        if twin is not None:
+            twin._close_from_sync()
 
     def destroy(self) -> None:
         """Same as ``close()``; the name ``dbos.DBOSClient`` uses."""
@@ -191,9 +159,6 @@ class DBOSClient:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        return f"DBOSClient(url={self._config.display_url!r}, schema={self._schema_name!r})"
-
     def check_connection(self) -> None:
         """Connect (if not yet connected) and check the DBOS schema. Retried within the budget.
 
@@ -201,14 +166,14 @@ class DBOSClient:
             DatabaseUnavailableError: the database cannot be reached.
             SchemaError: the database has no usable DBOS system schema.
         """
-        self._queries()
+        self._queries(None)
 
     @property
     def schema_info(self) -> SchemaInfo:
         """What the database holds (tables, columns, DBOS generation). Connects on first use."""
-        return self._queries().info
+        return self._queries(None).info
 
-    # -- enqueue ---------------------------------------------------------------------
+    # -- the calls -------------------------------------------------------------------
 
     def enqueue(self, options: EnqueueOptions, *args: Any, **kwargs: Any) -> WorkflowHandle[Any]:
         """Start a workflow by name on a queue; returns at once with its handle.
@@ -229,24 +194,8 @@ class DBOSClient:
             WorkflowIdConflictError: the id belongs to a different workflow.
             DeduplicatedError: the queue already has this deduplication id.
         """
-        request = build_enqueue(options, args, kwargs, self._codec, self._application_name)
-        q = self._queries()
-        outcome = self._run(_ops.enqueue(q, request))
-        self._warn_if_unknown_queue(q, request.queue_name, outcome.queue_known)
-        return WorkflowHandle(self, outcome.workflow_id)
-
-    def _warn_if_unknown_queue(self, q: Queries, queue_name: str, known: Optional[bool]) -> None:
-        # Only 3.x requires a queues row; 2.x also polls queues declared in code.
-        if known is not False or not q.info.is_v3 or queue_name == INTERNAL_QUEUE or queue_name in self._warned_queues:
-            return
-        self._warned_queues.add(queue_name)
-        logger.warning(
-            "queue %r is not registered in this system database; its workflows stay ENQUEUED "
-            "until an application declares that queue",
-            queue_name,
-        )
-
-    # -- messages --------------------------------------------------------------------
+        self._warn_in_event_loop("enqueue", "enqueue_async")
+        return WorkflowHandle(self, self._run(_calls.enqueue(self._core, options, args, kwargs)))
 
     def send(
         self,
@@ -268,15 +217,8 @@ class DBOSClient:
             InvalidArgumentError: a bad id, topic or key.
             SerializationError: a message the chosen format cannot serialize.
         """
-        require_text(destination_id, "destination_id")
-        optional_text(topic, "topic")
-        optional_text(idempotency_key, "idempotency_key")
-        check_notify_payload(destination_id, topic or "__null__topic__", "topic")
-        tag = self._codec.tag_for(serialization_type)
-        text = self._codec.encode(message, tag, "message")
-        self._run(_ops.send(self._queries(), destination_id, text, tag, topic, idempotency_key))
-
-    # -- events ----------------------------------------------------------------------
+        self._warn_in_event_loop("send", "send_async")
+        self._run(_calls.send(self._core, destination_id, message, topic, idempotency_key, serialization_type))
 
     def get_event(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:
         """Wait for the workflow to publish ``key`` and return its latest value.
@@ -284,15 +226,13 @@ class DBOSClient:
         Blocks until the key has a value, or ``timeout_seconds`` pass (then returns None,
         as DBOS does). Returns None at once if the workflow has already finished (SUCCESS
         or ERROR) without publishing the key, since it never can. A value that exists
-        costs one query.
+        costs one query; a wait is woken by the hub in milliseconds.
 
         Raises:
             InvalidArgumentError: a bad id or key, or a negative timeout.
         """
-        require_text(workflow_id, "workflow_id")
-        require_text(key, "key")
-        deadline = self._deadline(check_timeout(timeout_seconds, allow_none=False))
-        return self._run(_ops.get_event(self._queries(deadline.at), self._codec, workflow_id, key, deadline))
+        self._warn_in_event_loop("get_event", "get_event_async")
+        return self._run(_calls.get_event(self._core, workflow_id, key, timeout_seconds))
 
     def get_all_events(self, workflow_id: str) -> dict[str, Any]:
         """Every event key of the workflow with its latest value. One query; never blocks.
@@ -300,10 +240,8 @@ class DBOSClient:
         Raises:
             WorkflowNotFoundError: no such workflow.
         """
-        require_text(workflow_id, "workflow_id")
-        return self._run(_ops.get_all_events(self._queries(), self._codec, workflow_id))
-
-    # -- streams ---------------------------------------------------------------------
+        self._warn_in_event_loop("get_all_events", "get_all_events_async")
+        return self._run(_calls.get_all_events(self._core, workflow_id))  # type: ignore[no-any-return]
 
     def read_stream(
         self,
@@ -321,26 +259,16 @@ class DBOSClient:
         blocks until a notification or the shared poller says the next value is there;
         ``timeout_seconds`` bounds the wait for each value (None: no limit).
         ``polling_interval_sec`` is DBOS's keyword: accepted and checked, but unused.
-        Values are read in batches of up to 100 per query.
+        Values are read in batches of up to 100 per query. Arguments are checked at once.
 
         Raises:
             WorkflowNotFoundError: no such workflow (at once, not after a timeout).
             StreamTimeoutError: no next value within ``timeout_seconds``.
         """
-        require_text(workflow_id, "workflow_id")
-        require_text(key, "key")
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise InvalidArgumentError(f"offset must be a non-negative integer, got {offset!r}")
-        deadline = self._deadline(check_timeout(timeout_seconds), polling_interval_sec)
-        return self._stream(workflow_id, key, offset, deadline)
-
-    def _stream(self, workflow_id: str, key: str, offset: int, deadline: Deadline) -> Iterator[Any]:
-        q = self._queries(deadline.at)
-        if not q.has_streams:
-            raise SchemaError(f"{q.info.describe()} has no streams table (streams need DBOS 1.14 or later)")
-        yield from self._iterate(_ops.read_stream(q, self._codec, workflow_id, key, offset, deadline))
-
-    # -- workflows -------------------------------------------------------------------
+        self._warn_in_event_loop("read_stream", "read_stream_async")
+        return self._iterate(
+            _calls.read_stream(self._core, workflow_id, key, offset, timeout_seconds, polling_interval_sec)
+        )
 
     def retrieve_workflow(self, workflow_id: str) -> WorkflowHandle[Any]:
         """A handle to an existing workflow. One query, to check that it exists.
@@ -348,8 +276,8 @@ class DBOSClient:
         Raises:
             WorkflowNotFoundError: no such workflow.
         """
-        require_text(workflow_id, "workflow_id")
-        self._run(_ops.ensure_exists(self._queries(), workflow_id))
+        self._warn_in_event_loop("retrieve_workflow", "retrieve_workflow_async")
+        self._run(_calls.ensure_exists(self._core, workflow_id))
         return WorkflowHandle(self, workflow_id)
 
     def cancel_workflow(self, workflow_id: str, *, cancel_children: bool = False) -> None:
@@ -361,8 +289,8 @@ class DBOSClient:
         Raises:
             WorkflowNotFoundError: no such workflow (DBOS silently ignores this).
         """
-        require_text(workflow_id, "workflow_id")
-        self._run(_ops.cancel(self._queries(), workflow_id, bool(cancel_children)))
+        self._warn_in_event_loop("cancel_workflow", "cancel_workflow_async")
+        self._run(_calls.cancel(self._core, workflow_id, cancel_children))
 
     def resume_workflow(self, workflow_id: str, *, queue_name: Optional[str] = None) -> WorkflowHandle[Any]:
         """Re-enqueue a cancelled or failed-over workflow so it runs again from its last step.
@@ -373,29 +301,95 @@ class DBOSClient:
         Raises:
             WorkflowNotFoundError: no such workflow.
         """
-        require_text(workflow_id, "workflow_id")
-        optional_text(queue_name, "queue_name")
-        self._run(_ops.resume(self._queries(), workflow_id, queue_name))
+        self._warn_in_event_loop("resume_workflow", "resume_workflow_async")
+        self._run(_calls.resume(self._core, workflow_id, queue_name))
         return WorkflowHandle(self, workflow_id)
+
+    # -- DBOS's *_async names, on an AsyncDBOSClient made on first use -----------------
+
+    def _twin(self) -> "AsyncDBOSClient":
+        """The async client behind the ``*_async`` methods: same settings, made once."""
+        from .client_async import AsyncDBOSClient
+
+        with self._pool_lock:
+            if self._closed:
+                raise DBOSClientError("this DBOSClient is closed")
+            if self._async_twin is None:
+                self._async_twin = AsyncDBOSClient(**self._settings)
+            return self._async_twin
+
+    async def enqueue_async(self, options: EnqueueOptions, *args: Any, **kwargs: Any) -> "AsyncWorkflowHandle[Any]":
+        """``enqueue`` for asyncio code; see ``AsyncDBOSClient.enqueue``."""
+        return await self._twin().enqueue(options, *args, **kwargs)
+
+    async def send_async(
+        self,
+        destination_id: str,
+        message: Any,
+        topic: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
+        *,
+        serialization_type: FormatChoice = None,
+    ) -> None:
+        """``send`` for asyncio code; see ``AsyncDBOSClient.send``."""
+        await self._twin().send(destination_id, message, topic, idempotency_key, serialization_type=serialization_type)
+
+    async def get_event_async(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:
+        """``get_event`` for asyncio code: suspends the task, holds no thread; see ``AsyncDBOSClient``."""
+        return await self._twin().get_event(workflow_id, key, timeout_seconds)
+
+    async def get_all_events_async(self, workflow_id: str) -> dict[str, Any]:
+        """``get_all_events`` for asyncio code."""
+        return await self._twin().get_all_events(workflow_id)
+
+    def read_stream_async(
+        self,
+        workflow_id: str,
+        key: str,
+        *,
+        offset: int = 0,
+        polling_interval_sec: Optional[float] = None,
+        timeout_seconds: Optional[float] = None,
+    ) -> AsyncIterator[Any]:
+        """``read_stream`` as an async iterator: ``async for value in client.read_stream_async(...)``."""
+        return self._twin().read_stream(
+            workflow_id, key, offset=offset, polling_interval_sec=polling_interval_sec, timeout_seconds=timeout_seconds
+        )
+
+    async def retrieve_workflow_async(self, workflow_id: str) -> "AsyncWorkflowHandle[Any]":
+        """``retrieve_workflow`` for asyncio code; the handle's methods are coroutines."""
+        return await self._twin().retrieve_workflow(workflow_id)
+
+    async def cancel_workflow_async(self, workflow_id: str, *, cancel_children: bool = False) -> None:
+        """``cancel_workflow`` for asyncio code."""
+        await self._twin().cancel_workflow(workflow_id, cancel_children=cancel_children)
+
+    async def resume_workflow_async(self, workflow_id: str, *, queue_name: Optional[str] = None) -> "AsyncWorkflowHandle[Any]":
+        """``resume_workflow`` for asyncio code."""
+        return await self._twin().resume_workflow(workflow_id, queue_name=queue_name)
 
     # -- the driver --------------------------------------------------------------------
 
-    def _deadline(self, timeout: Optional[float], polling_interval_sec: Optional[float] = None) -> Deadline:
-        if polling_interval_sec is not None:
-            interval = check_timeout(polling_interval_sec, "polling_interval_sec")
-            if interval is None or interval < 0.001:
-                raise InvalidArgumentError("polling_interval_sec must be at least 0.001")
-        return Deadline(timeout)
+    def _warn_in_event_loop(self, name: str, twin: str) -> None:
+        """A blocking call inside a running event loop stalls every task on it: say so, once."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if name not in self._warned_in_loop:
+            self._warned_in_loop.add(name)
+            logger.warning(
+                "DBOSClient.%s blocks the running event loop; use %s (or AsyncDBOSClient) in async code", name, twin
+            )
 
-    def _queries(self, deadline: Optional[float] = None) -> Queries:
+    def _queries(self, deadline: Optional[float]) -> Queries:
         """The statements for this database's schema; detects it on first use, within ``deadline``."""
         q = self._q
         if q is not None:
             return q
         with self._schema_lock:
             if self._q is None:
-                info = self._run(_ops.detect_schema(self._schema_name, self._config.database, deadline))
-                self._q = Queries(info)
+                self._q = self._run(_calls.detect_schema(self._core, deadline))
             return self._q
 
     def _run(self, op: Op[T]) -> T:
@@ -429,7 +423,8 @@ class DBOSClient:
                     reply, error = self._perform(action, state)
         finally:
             op.close()
-            self._release(state)
+            if state.waiter is not None and self._hub is not None:
+                self._hub.unsubscribe(state.waiter)
 
     def _perform(self, action: Any, state: "_OpState") -> tuple[Any, Optional[BaseException]]:
         """Carry out one action; a psycopg error goes back to the op to translate."""
@@ -438,6 +433,8 @@ class DBOSClient:
                 return self._execute(action), None
             except psycopg.Error as exc:
                 return None, exc
+        if isinstance(action, NeedQueries):
+            return self._queries(action.deadline), None
         if isinstance(action, Subscribe):
             state.waiter = self._get_hub().subscribe(action.check)
             return None, None
@@ -449,67 +446,31 @@ class DBOSClient:
             return None, None
         raise TypeError(f"unexpected action {action!r}")
 
-    def _release(self, state: "_OpState") -> None:
-        if state.waiter is not None and self._hub is not None:
-            self._hub.unsubscribe(state.waiter)
-
-    def _get_hub(self) -> WaitHub:
-        hub = self._hub
-        if hub is not None:
-            return hub
-        q = self._queries()
-        with self._pool_lock:
-            if self._closed:
-                raise DBOSClientError("this DBOSClient is closed")
-            if self._hub is None:
-                self._hub = WaitHub(
-                    listener_conninfo=self._config.listener_conninfo,
-                    ready_query=q.ready_waits,
-                    run_query=lambda statement, params: self._execute(Query(statement, params)),
-                    notify=self._notify_once,
-                    policy=self._poll_policy,
-                    app_notifies=q.info.notifications_trigger,
-                )
-            return self._hub
-
     def _execute(self, query: Query) -> Any:
-        """One statement on a pooled connection, retried on transient failures."""
-        policy = self._retry_policy
-        # No single attempt may outlast the caller's deadline or the whole retry budget.
-        limit = query.deadline
-        if policy.budget_seconds is not None:
-            budget_end = time.monotonic() + policy.budget_seconds
-            limit = budget_end if limit is None else min(limit, budget_end)
+        """One statement on a pooled connection; transient failures are retried."""
+        limit = self._attempt_limit(query.deadline, time.monotonic())
         try:
             try:
                 return self._execute_once(query, limit)
             except Exception as exc:
-                if not is_transient(exc) or policy.max_attempts == 1:
+                if not is_transient(exc) or self._retry_policy.max_attempts == 1:
                     raise
-                logger.warning("system database call failed (%s); retrying", _first_line(exc))
-            return retrying(policy, deadline=query.deadline, attempts_made=1)(self._execute_once, query, limit)
-        except (pgerr.UndefinedTable, pgerr.InvalidSchemaName, pgerr.UndefinedColumn) as exc:
-            raise SchemaError(
-                f"the DBOS schema {self._schema_name!r} changed under this client ({exc.diag.message_primary})"
-            ) from exc
+                logger.warning("system database call failed (%s); retrying", type(exc).__name__)
+            # Tenacity only from the second attempt on: a statement that succeeds costs nothing more.
+            return retrying(self._retry_policy, deadline=query.deadline, attempts_made=1)(
+                self._execute_once, query, limit
+            )
+        except SCHEMA_CHANGED as exc:
+            raise self._schema_changed(exc) from exc
         except Exception as exc:
             if not is_transient(exc):
                 raise
-            reason = exc
-            if type(exc).__name__ == "PoolTimeout" and self._last_connect_error is not None:
-                reason = self._last_connect_error  # why the pool had no connection to give
-            raise DatabaseUnavailableError(
-                f"the system database at {self._config.display_url} is unreachable: {_first_line(reason)}",
-                url=self._config.display_url,
-            ) from exc
+            raise self._unavailable(exc) from exc
 
     def _execute_once(self, query: Query, limit: Optional[float]) -> Any:
-        wait = _MAX_CONNECT_WAIT
-        if limit is not None:
-            wait = min(wait, max(_MIN_CONNECT_WAIT, limit - time.monotonic()))
         pool = self._get_pool()
         try:
-            with pool.connection(timeout=wait) as conn:
+            with pool.connection(timeout=self._connect_wait(limit, time.monotonic())) as conn:
                 cur = conn.execute(query.statement, query.params)
                 if query.fetch == "one":
                     return cur.fetchone()
@@ -522,20 +483,6 @@ class DBOSClient:
                 # drop them now rather than spend one retry on each.
                 pool.check()
             raise
-
-    def _notify_once(self, channel: str) -> None:
-        """Best effort, one attempt, short wait: used only to wake our own listener."""
-        pool = self._pool
-        if pool is None:
-            return
-        try:
-            with pool.connection(timeout=1.0) as conn:
-                conn.execute("SELECT pg_notify(%s, 'stop')", (channel,))
-        except Exception:  # noqa: BLE001 - the listener then stops at its next timeout
-            logger.debug("could not wake the notification listener", exc_info=True)
-
-    def _record_connect_error(self, exc: Optional[BaseException]) -> None:
-        self._last_connect_error = exc
 
     def _get_pool(self) -> "ConnectionPool[Any]":
         pool = self._pool
@@ -556,34 +503,42 @@ class DBOSClient:
                     open=False,
                     name="dbos_client",
                     kwargs={"autocommit": True},
-                    connection_class=_recording_connection_class(self._record_connect_error),
+                    connection_class=recording_connection_class(psycopg.Connection, self._record_connect_error),
                     num_workers=2,
                 )
                 pool.open(wait=False)
                 self._pool = pool
             return self._pool
 
+    def _get_hub(self) -> WaitHub:
+        hub = self._hub
+        if hub is not None:
+            return hub
+        q = self._queries(None)
+        with self._pool_lock:
+            if self._closed:
+                raise DBOSClientError("this DBOSClient is closed")
+            if self._hub is None:
+                self._hub = WaitHub(
+                    listener_conninfo=self._config.listener_conninfo,
+                    ready_query=q.ready_waits,
+                    run_query=lambda statement, params: self._execute(Query(statement, params)),
+                    notify=self._notify_once,
+                    policy=self._poll_policy,
+                    app_notifies=q.info.notifications_trigger,
+                )
+            return self._hub
 
-def _recording_connection_class(record: Any) -> type[psycopg.Connection[Any]]:
-    """A Connection class that reports why connecting failed (or None once it works).
-
-    The pool connects in its own threads and a caller only sees PoolTimeout; this keeps
-    the real reason ("connection refused", "password authentication failed") for the
-    DatabaseUnavailableError message.
-    """
-
-    class RecordingConnection(psycopg.Connection[Any]):
-        @classmethod
-        def connect(cls, *args: Any, **kwargs: Any) -> Any:
-            try:
-                conn = super().connect(*args, **kwargs)
-            except psycopg.Error as exc:
-                record(exc)
-                raise
-            record(None)
-            return conn
-
-    return RecordingConnection
+    def _notify_once(self, channel: str) -> None:
+        """Best effort, one attempt, short wait: used only to wake our own listener."""
+        pool = self._pool
+        if pool is None:
+            return
+        try:
+            with pool.connection(timeout=1.0) as conn:
+                conn.execute("SELECT pg_notify(%s, 'stop')", (channel,))
+        except Exception:  # noqa: BLE001 - the listener then stops at its next timeout
+            logger.debug("could not wake the notification listener", exc_info=True)
 
 
 class _OpState:
@@ -593,7 +548,3 @@ class _OpState:
 
     def __init__(self) -> None:
         self.waiter: Optional[Waiter] = None
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -181,17 +181,17 @@ def test_a_retried_enqueue_recognizes_its_own_row(runtime, client: DBOSClient, u
     from dbos_client._options import build_enqueue
 
     opts = {"queue_name": UNPOLLED_QUEUE, "workflow_name": "echo", "workflow_id": f"retry-{uid}"}
-    request = build_enqueue(opts, (1,), {}, client._codec, None)
-    first = client._run(_ops.enqueue(client._queries(), request))
-    again = client._run(_ops.enqueue(client._queries(), request))
+    request = build_enqueue(opts, (1,), {}, client._core.codec, None)
+    first = client._run(_ops.enqueue(client._queries(None), request))
+    again = client._run(_ops.enqueue(client._queries(None), request))
     assert first.workflow_id == again.workflow_id == f"retry-{uid}"
     if runtime.is_v3:
         # 3.2+ stores a creator token, so even under 'reject' a retry knows the row is its own,
         # while a different request for the same id is refused.
         strict = {**opts, "workflow_id": f"retry2-{uid}", "workflow_id_reuse_policy": "reject"}
-        request = build_enqueue(strict, (1,), {}, client._codec, None)
-        assert client._run(_ops.enqueue(client._queries(), request)).workflow_id == f"retry2-{uid}"
-        assert client._run(_ops.enqueue(client._queries(), request)).workflow_id == f"retry2-{uid}"
-        other = build_enqueue(strict, (1,), {}, client._codec, None)
+        request = build_enqueue(strict, (1,), {}, client._core.codec, None)
+        assert client._run(_ops.enqueue(client._queries(None), request)).workflow_id == f"retry2-{uid}"
+        assert client._run(_ops.enqueue(client._queries(None), request)).workflow_id == f"retry2-{uid}"
+        other = build_enqueue(strict, (1,), {}, client._core.codec, None)
         with pytest.raises(WorkflowIdConflictError):
-            client._run(_ops.enqueue(client._queries(), other))
+            client._run(_ops.enqueue(client._queries(None), other))

@@ -78,7 +78,7 @@ def test_a_retried_send_without_key_is_delivered_once(client: DBOSClient) -> Non
     from dbos_client import _ops
 
     handle = _receiver(client, "t", 2, timeout=2)
-    op = _ops.send(client._queries(), handle.workflow_id, client._codec.encode("hi", "py_pickle"), "py_pickle", "t", None)
+    op = _ops.send(client._queries(None), handle.workflow_id, client._core.codec.encode("hi", "py_pickle"), "py_pickle", "t", None)
     query = next(op)
     client._execute(query)
     client._execute(query)  # what a retry after "connection lost during COMMIT" does
