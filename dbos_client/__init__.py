@@ -17,6 +17,7 @@ from ._serialization import (
 )
 from ._version import __version__
 from .client import DBOSClient, WorkflowHandle
+from .client_async import AsyncDBOSClient, AsyncWorkflowHandle
 from .errors import (
     DatabaseUnavailableError,
     DBOSClientError,
@@ -39,6 +40,8 @@ __all__ = [
     "__version__",
     "DBOSClient",
     "WorkflowHandle",
+    "AsyncDBOSClient",
+    "AsyncWorkflowHandle",
     "EnqueueOptions",
     "WorkflowStatus",
     "WorkflowStatusString",

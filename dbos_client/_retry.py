@@ -8,6 +8,7 @@ a first attempt failed: tenacity (and psycopg_pool) are imported on that path, n
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Callable, Optional
@@ -58,15 +59,18 @@ def retrying(
     *,
     deadline: Optional[float] = None,
     attempts_made: int = 0,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Optional[Callable[[float], Any]] = None,
     clock: Callable[[], float] = time.monotonic,
+    asynchronous: bool = False,
 ) -> Retrying:
     """A tenacity ``Retrying`` for one statement, bounded by the policy and by ``deadline``.
 
     ``attempts_made`` counts attempts already spent outside it (the shells try once
     without tenacity, so a statement that succeeds costs no retry machinery at all).
+    ``asynchronous`` builds the same policy as an ``AsyncRetrying`` for the async shell.
     """
     from tenacity import (
+        AsyncRetrying,
         Retrying,
         retry_if_exception,
         stop_after_attempt,
@@ -105,7 +109,9 @@ def retrying(
     )
     if deadline is not None:
         wait = wait_within_deadline(wait)
-    return Retrying(
+    if sleep is None:
+        sleep = asyncio.sleep if asynchronous else time.sleep
+    return (AsyncRetrying if asynchronous else Retrying)(
         retry=retry_if_exception(is_transient),
         wait=wait,
         stop=stop,

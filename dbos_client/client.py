@@ -308,15 +308,26 @@ class DBOSClient(ClientBase):
     # -- DBOS's *_async names, on an AsyncDBOSClient made on first use -----------------
 
     def _twin(self) -> "AsyncDBOSClient":
-        """The async client behind the ``*_async`` methods: same settings, made once."""
+        """The async client behind the ``*_async`` methods: same settings, one per event loop.
+
+        An async pool belongs to one loop; a script that calls ``asyncio.run`` twice gets a
+        fresh twin the second time, and the first one is closed.
+        """
         from .client_async import AsyncDBOSClient
 
+        loop = asyncio.get_running_loop()
         with self._pool_lock:
             if self._closed:
                 raise DBOSClientError("this DBOSClient is closed")
-            if self._async_twin is None:
-                self._async_twin = AsyncDBOSClient(**self._settings)
-            return self._async_twin
+            stale = None
+            twin = self._async_twin
+            if twin is not None and twin._loop is not None and twin._loop is not loop:
+                stale, twin = twin, None
+            if twin is None:
+                twin = self._async_twin = AsyncDBOSClient(**self._settings)
+        if stale is not None:
+            stale._close_from_sync()
+        return twin
 
     async def enqueue_async(self, options: EnqueueOptions, *args: Any, **kwargs: Any) -> "AsyncWorkflowHandle[Any]":
         """``enqueue`` for asyncio code; see ``AsyncDBOSClient.enqueue``."""

@@ -1,0 +1,426 @@
+"""AsyncDBOSClient: the same calls as DBOSClient, on psycopg's native async connections.
+
+It drives the very operations ``DBOSClient`` drives (``_calls`` and ``_ops``); only the
+I/O differs: an ``AsyncConnectionPool``, tenacity's ``AsyncRetrying``, and waits that
+suspend the task instead of a thread. Waits are woken by the same wait hub as the sync
+client's (one listener connection, one shared poller, in two background threads per
+client): no thread per call, and a waiting task holds no connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any, AsyncIterator, Generic, Optional, TypeVar
+
+import psycopg
+
+from . import _calls
+from ._base import SCHEMA_CHANGED, ClientBase, recording_connection_class
+from ._calls import NeedQueries
+from ._hub import AsyncWaiter, WaitHub
+from ._ops import Emit, Op, Query, Subscribe, Wait
+from ._retry import is_transient, retrying
+from ._schema import SchemaInfo
+from ._serialization import FormatChoice
+from ._sql import Queries
+from .errors import DBOSClientError
+from .models import EnqueueOptions, WorkflowStatus
+
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
+logger = logging.getLogger("dbos_client")
+
+R = TypeVar("R")
+T = TypeVar("T")
+
+#: The hub's poller thread runs its query on the client's loop; it gives up after this.
+_POLLER_QUERY_TIMEOUT = 10.0
+
+
+class AsyncWorkflowHandle(Generic[R]):
+    """A reference to one workflow, for asyncio code. Creating it does no I/O.
+
+    ``workflow_id`` and ``get_workflow_id()`` are plain; ``get_status()`` and
+    ``get_result()`` are coroutines, as on the handles of ``dbos.DBOSClient.enqueue_async``.
+    """
+
+    def __init__(self, client: "AsyncDBOSClient", workflow_id: str) -> None:
+        self._client = client
+        self.workflow_id = workflow_id
+
+    def get_workflow_id(self) -> str:
+        """The workflow's id. No I/O."""
+        return self.workflow_id
+
+    async def get_status(self) -> WorkflowStatus:
+        """Read the workflow's current status row. One query; never waits.
+
+        Raises:
+            WorkflowNotFoundError: no such workflow.
+        """
+        return await self._client._run(_calls.get_status(self._client._core, self.workflow_id))
+
+    async def get_result(
+        self, *, timeout_seconds: Optional[float] = None, polling_interval_sec: Optional[float] = None
+    ) -> R:
+        """Wait until the workflow finishes, then return its value or raise its error.
+
+        Suspends the task (no thread, no connection held) until the workflow ends or
+        ``timeout_seconds`` pass (None: no limit). Cancelling the task ends the wait at
+        once and leaves nothing behind. Otherwise as ``WorkflowHandle.get_result``.
+        """
+        op = _calls.get_result(self._client._core, self.workflow_id, timeout_seconds, polling_interval_sec)
+        return await self._client._run(op)  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"AsyncWorkflowHandle({self.workflow_id!r})"
+
+
+class AsyncDBOSClient(ClientBase):
+    """``DBOSClient`` for asyncio services: every call is a coroutine (``read_stream`` an
+    async iterator), running on psycopg's async pool.
+
+    ``async with AsyncDBOSClient(system_database_url=...) as client: await client.get_event(...)``.
+    Same arguments, semantics, errors and timeouts as ``DBOSClient``. A client belongs to
+    the event loop it first runs on. Cancelling a task blocked in ``get_event``,
+    ``get_result`` or a stream iteration ends its wait at once: its registration is
+    removed and no connection stays busy.
+    """
+
+    _kind = "AsyncDBOSClient"
+
+    def _init_io(self) -> None:
+        self._pool: Optional["AsyncConnectionPool[Any]"] = None
+        self._hub: Optional[WaitHub] = None
+        self._q: Optional[Queries] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._pool_lock = asyncio.Lock()
+        self._schema_lock = asyncio.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close the hub, the pool and their threads. Idempotent; takes milliseconds.
+
+        A task still waiting on this client ends with ``DBOSClientError``.
+        """
+        self._closed = True
+        hub, self._hub = self._hub, None
+        if hub is not None:
+            channel = hub.listener_channel
+            if channel is not None:
+                await self._notify_once(channel)  # ends the listener's blocking wait now
+            # Joining the hub's threads must not block the loop: the poller may need it.
+            await asyncio.to_thread(hub.close)
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def destroy(self) -> None:
+        """Same as ``close()``."""
+        await self.close()
+
+    async def __aenter__(self) -> "AsyncDBOSClient":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    def _close_from_sync(self) -> None:
+        """Best-effort close from synchronous code (``DBOSClient.close`` closing its twin)."""
+        self._closed = True
+        hub, self._hub = self._hub, None
+        if hub is not None:
+            hub.close()
+        pool, self._pool = self._pool, None
+        loop = self._loop
+        if pool is None or loop is None or loop.is_closed():
+            return  # a closed loop's connections go with it
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            loop.create_task(pool.close())
+        elif loop.is_running():
+            asyncio.run_coroutine_threadsafe(pool.close(), loop)
+
+    async def check_connection(self) -> None:
+        """Connect (if not yet connected) and check the DBOS schema. Retried within the budget.
+
+        Raises:
+            DatabaseUnavailableError: the database cannot be reached.
+            SchemaError: the database has no usable DBOS system schema.
+        """
+        await self._queries(None)
+
+    async def get_schema_info(self) -> SchemaInfo:
+        """What the database holds (tables, columns, DBOS generation). Connects on first use."""
+        return (await self._queries(None)).info
+
+    # -- the calls -------------------------------------------------------------------
+
+    async def enqueue(self, options: EnqueueOptions, *args: Any, **kwargs: Any) -> AsyncWorkflowHandle[Any]:
+        """Start a workflow by name on a queue; returns at once with its handle.
+
+        One statement. See ``DBOSClient.enqueue`` for the options and errors.
+        """
+        return AsyncWorkflowHandle(self, await self._run(_calls.enqueue(self._core, options, args, kwargs)))
+
+    async def send(
+        self,
+        destination_id: str,
+        message: Any,
+        topic: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
+        *,
+        serialization_type: FormatChoice = None,
+    ) -> None:
+        """Send a message to a workflow (``DBOS.recv(topic)``). One INSERT; never waits.
+
+        See ``DBOSClient.send`` for idempotency and errors.
+        """
+        await self._run(_calls.send(self._core, destination_id, message, topic, idempotency_key, serialization_type))
+
+    async def get_event(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:
+        """Wait for the workflow to publish ``key`` and return its latest value.
+
+        Suspends the task until the key has a value, or ``timeout_seconds`` pass (then
+        None), or at once with None if the workflow finished without publishing it.
+        Holds no connection while it waits. See ``DBOSClient.get_event``.
+        """
+        return await self._run(_calls.get_event(self._core, workflow_id, key, timeout_seconds))
+
+    async def get_all_events(self, workflow_id: str) -> dict[str, Any]:
+        """Every event key of the workflow with its latest value. One query; never waits.
+
+        Raises:
+            WorkflowNotFoundError: no such workflow.
+        """
+        return await self._run(_calls.get_all_events(self._core, workflow_id))  # type: ignore[no-any-return]
+
+    def read_stream(
+        self,
+        workflow_id: str,
+        key: str,
+        *,
+        offset: int = 0,
+        polling_interval_sec: Optional[float] = None,
+        timeout_seconds: Optional[float] = None,
+    ) -> AsyncIterator[Any]:
+        """``async for value in client.read_stream(workflow_id, key)``: every value, in order, live.
+
+        Ends when the stream is closed or the finished workflow's values are all read;
+        ``timeout_seconds`` bounds the wait for each value. Arguments are checked at once.
+        See ``DBOSClient.read_stream``.
+        """
+        op = _calls.read_stream(self._core, workflow_id, key, offset, timeout_seconds, polling_interval_sec)
+        return self._iterate(op)
+
+    async def retrieve_workflow(self, workflow_id: str) -> AsyncWorkflowHandle[Any]:
+        """A handle to an existing workflow. One query, to check that it exists.
+
+        Raises:
+            WorkflowNotFoundError: no such workflow.
+        """
+        await self._run(_calls.ensure_exists(self._core, workflow_id))
+        return AsyncWorkflowHandle(self, workflow_id)
+
+    async def cancel_workflow(self, workflow_id: str, *, cancel_children: bool = False) -> None:
+        """Cancel a workflow (and, with ``cancel_children``, its descendants). One statement.
+
+        Raises:
+            WorkflowNotFoundError: no such workflow.
+        """
+        await self._run(_calls.cancel(self._core, workflow_id, cancel_children))
+
+    async def resume_workflow(self, workflow_id: str, *, queue_name: Optional[str] = None) -> AsyncWorkflowHandle[Any]:
+        """Re-enqueue a cancelled workflow so it runs again from its last step. One statement.
+
+        Raises:
+            WorkflowNotFoundError: no such workflow.
+        """
+        await self._run(_calls.resume(self._core, workflow_id, queue_name))
+        return AsyncWorkflowHandle(self, workflow_id)
+
+    # -- the driver --------------------------------------------------------------------
+    # Two loops rather than DBOSClient's one: an async generator cannot return a value.
+
+    async def _run(self, op: Op[T]) -> T:
+        """Drive an operation to its return value."""
+        state = _OpState()
+        try:
+            reply, error = None, None
+            while True:
+                try:
+                    action = op.throw(error) if error is not None else op.send(reply)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                reply, error = await self._perform(action, state)
+        finally:
+            self._finish(op, state)
+
+    async def _iterate(self, op: Op[None]) -> AsyncIterator[Any]:
+        """Drive a streaming operation, yielding what it emits."""
+        state = _OpState()
+        try:
+            reply, error = None, None
+            while True:
+                try:
+                    action = op.throw(error) if error is not None else op.send(reply)
+                except StopIteration:
+                    return
+                if isinstance(action, Emit):
+                    reply, error = None, None
+                    yield action.value
+                else:
+                    reply, error = await self._perform(action, state)
+        finally:
+            self._finish(op, state)
+
+    def _finish(self, op: Op[Any], state: "_OpState") -> None:
+        op.close()
+        if state.waiter is not None and self._hub is not None:
+            self._hub.unsubscribe(state.waiter)
+
+    async def _perform(self, action: Any, state: "_OpState") -> tuple[Any, Optional[BaseException]]:
+        """Carry out one action; a psycopg error goes back to the op to translate."""
+        if isinstance(action, Query):
+            try:
+                return await self._execute(action), None
+            except psycopg.Error as exc:
+                return None, exc
+        if isinstance(action, NeedQueries):
+            return await self._queries(action.deadline), None
+        if isinstance(action, Subscribe):
+            hub = await self._get_hub()
+            state.waiter = hub.subscribe(action.check, loop=asyncio.get_running_loop())
+            return None, None
+        if isinstance(action, Wait):
+            assert isinstance(state.waiter, AsyncWaiter), "an op must Subscribe before it Waits"
+            await (await self._get_hub()).async_wait(state.waiter, action.check, action.deadline)
+            if self._closed:
+                raise DBOSClientError("this AsyncDBOSClient was closed while the call was waiting")
+            return None, None
+        raise TypeError(f"unexpected action {action!r}")
+
+    async def _queries(self, deadline: Optional[float]) -> Queries:
+        q = self._q
+        if q is not None:
+            return q
+        async with self._schema_lock:
+            if self._q is None:
+                self._q = await self._run(_calls.detect_schema(self._core, deadline))
+            return self._q
+
+    async def _execute(self, query: Query) -> Any:
+        """One statement on a pooled async connection; transient failures are retried."""
+        limit = self._attempt_limit(query.deadline, time.monotonic())
+        try:
+            try:
+                return await self._execute_once(query, limit)
+            except Exception as exc:
+                if not is_transient(exc) or self._retry_policy.max_attempts == 1:
+                    raise
+                logger.warning("system database call failed (%s); retrying", type(exc).__name__)
+            retry = retrying(self._retry_policy, deadline=query.deadline, attempts_made=1, asynchronous=True)
+            return await retry(self._execute_once, query, limit)
+        except SCHEMA_CHANGED as exc:
+            raise self._schema_changed(exc) from exc
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            raise self._unavailable(exc) from exc
+
+    async def _execute_once(self, query: Query, limit: Optional[float]) -> Any:
+        pool = await self._get_pool()
+        try:
+            async with pool.connection(timeout=self._connect_wait(limit, time.monotonic())) as conn:
+                cur = await conn.execute(query.statement, query.params)
+                if query.fetch == "one":
+                    return await cur.fetchone()
+                if query.fetch == "all":
+                    return await cur.fetchall()
+                return None
+        except psycopg.OperationalError as exc:
+            if is_transient(exc):
+                await pool.check()  # drop the other connections that died the same way
+            raise
+
+    def _bind_loop(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise DBOSClientError("an AsyncDBOSClient belongs to the event loop it first ran on; make one per loop")
+        return loop
+
+    async def _get_pool(self) -> "AsyncConnectionPool[Any]":
+        pool = self._pool
+        if pool is not None:
+            return pool
+        self._bind_loop()
+        async with self._pool_lock:
+            if self._closed:
+                raise DBOSClientError("this AsyncDBOSClient is closed")
+            if self._pool is None:
+                from psycopg_pool import AsyncConnectionPool
+
+                pool = AsyncConnectionPool(
+                    self._config.conninfo,
+                    min_size=0,  # as in DBOSClient: the first call opens the first connection
+                    max_size=self._pool_size,
+                    open=False,
+                    name="dbos_client_async",
+                    kwargs={"autocommit": True},
+                    connection_class=recording_connection_class(psycopg.AsyncConnection, self._record_connect_error),
+                    num_workers=2,
+                )
+                await pool.open(wait=False)
+                self._pool = pool
+            return self._pool
+
+    async def _get_hub(self) -> WaitHub:
+        hub = self._hub
+        if hub is not None:
+            return hub
+        q = await self._queries(None)
+        loop = self._bind_loop()
+        if self._closed:
+            raise DBOSClientError("this AsyncDBOSClient is closed")
+        if self._hub is None:
+
+            def run_query(statement: Any, params: Any) -> Any:
+                # The poller thread borrows the client's loop and pool for its one query per tick.
+                future = asyncio.run_coroutine_threadsafe(self._execute(Query(statement, params)), loop)
+                return future.result(_POLLER_QUERY_TIMEOUT)
+
+            self._hub = WaitHub(
+                listener_conninfo=self._config.listener_conninfo,
+                ready_query=q.ready_waits,
+                run_query=run_query,
+                notify=None,  # close() wakes the listener itself, without blocking the loop
+                policy=self._poll_policy,
+                app_notifies=q.info.notifications_trigger,
+            )
+        return self._hub
+
+    async def _notify_once(self, channel: str) -> None:
+        pool = self._pool
+        if pool is None:
+            return
+        try:
+            async with pool.connection(timeout=1.0) as conn:
+                await conn.execute("SELECT pg_notify(%s, 'stop')", (channel,))
+        except Exception:  # noqa: BLE001 - the listener then stops at its next timeout
+            logger.debug("could not wake the notification listener", exc_info=True)
+
+
+class _OpState:
+    __slots__ = ("waiter",)
+
+    def __init__(self) -> None:
+        self.waiter: Optional[AsyncWaiter] = None
