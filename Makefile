@@ -26,7 +26,7 @@ test: install dbos2
 	$(PY) -m pytest
 
 bench: install
-	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/bench.py --waiters 1000
 
 clean:
 	rm -rf $(VENV) .venv-dbos2 *.egg-info .pytest_cache

@@ -21,6 +21,7 @@ never counted as the measured client's connections. See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import hashlib
 import json
@@ -117,6 +118,10 @@ METRICS = [
     Metric("idle_net_xact_s", "idle waiters: net server xact/s", "lower"),
     Metric("idle_connections", "idle waiters: connections held (max)", "lower", "{:.0f}"),
     Metric("idle_cpu_pct", "idle waiters: bench process CPU (% core)", "lower"),
+    Metric("async_connections", "async: N waiting tasks, connections held (max)", "lower", "{:.0f}"),
+    Metric("async_net_xact_s", "async: N waiting tasks, net server xact/s", "lower"),
+    Metric("async_cpu_pct", "async: N waiting tasks, bench process CPU (% core)", "lower"),
+    Metric("async_wake_all_ms", "async: all N tasks return after set_event (ms)", "lower"),
 ]
 METRIC_BY_KEY = {m.key: m for m in METRICS}
 
@@ -129,6 +134,7 @@ class Settings:
     reps: int  # repetitions per latency metric
     import_runs: int
     waiters: int
+    async_waiters: int
     window: float  # seconds of the idle-cost window (and of its baseline)
     admin_url: str
 
@@ -142,6 +148,7 @@ class Settings:
             reps=args.reps or (5 if quick else 20),
             import_runs=args.import_runs or (3 if quick else 7),
             waiters=args.waiters,
+            async_waiters=args.async_waiters or (2000 if quick else 10_000),
             window=args.window or (3.0 if quick else 5.0),
             admin_url=args.admin_url,
         )
@@ -693,6 +700,50 @@ def measure_idle_waiters(client: Any, kind: str, ctx: Context, baseline: float) 
     }
 
 
+def measure_async_waiters(ctx: Context, baseline: float) -> Dict[str, Any]:
+    """N tasks blocked in ``AsyncDBOSClient.get_event`` on one client: their idle cost, then
+    how long until all of them return once the event is set.
+
+    dbos_client only: ``dbos.DBOSClient.get_event_async`` runs each wait on the default
+    thread executor (a handful of threads), so N = 10,000 concurrent waits cannot run there.
+    """
+    from dbos_client import AsyncDBOSClient
+
+    s = ctx.settings
+    n = s.async_waiters
+    wid, key, topic = _start_blocked_workflows(replace(ctx, settings=replace(s, reps=1)), "event_after_message", "async")[0]
+
+    async def main() -> Dict[str, Any]:
+        async with AsyncDBOSClient(system_database_url=ctx.url) as client:
+            timeout = STATS_FLUSH_LAG + s.window + 120
+            tasks = [asyncio.create_task(client.get_event(wid, key, timeout)) for _ in range(n)]
+            await asyncio.sleep(STATS_FLUSH_LAG)
+            x0, cpu0, t0 = await asyncio.to_thread(ctx.inspector.xact_total), time.process_time(), time.monotonic()
+            max_connections = 0
+            while time.monotonic() - t0 < s.window:
+                held = await asyncio.to_thread(ctx.inspector.connections, APP_NAME_PATTERNS["dbos_client"])
+                max_connections = max(max_connections, held)
+                await asyncio.sleep(0.25)
+            x1, cpu1 = await asyncio.to_thread(ctx.inspector.xact_total), time.process_time()
+            elapsed = time.monotonic() - t0
+            sent = time.perf_counter()
+            await asyncio.to_thread(ctx.driver.send, wid, "wake", topic)
+            results = await asyncio.gather(*tasks)
+            wake_all = (time.perf_counter() - sent) * 1000
+            wrong = sum(1 for r in results if r != "wake")
+            if wrong:
+                raise AssertionError(f"{wrong} of {n} async waiters returned something else")
+            return {
+                "async_connections": float(max_connections),
+                "async_net_xact_s": (x1 - x0) / elapsed - baseline,
+                "async_cpu_pct": (cpu1 - cpu0) / elapsed * 100,
+                "async_wake_all_ms": wake_all,
+                "_detail": {"tasks": n, "window_s": elapsed},
+            }
+
+    return asyncio.run(main())
+
+
 def _join_waiters(waiters: List[_Waiter], timeout: float) -> List[str]:
     """Join all waiters; each should have timed out and returned None. Lists the others."""
     deadline = time.monotonic() + timeout
@@ -796,6 +847,8 @@ def run(settings: Settings) -> Report:
                 check_sources_unchanged(report)
                 for kind in CLIENTS:
                     run_client_phase(kind, ctx, report)
+                baseline = measure_background_rate(ctx)
+                report.attempt("dbos_client", "async_waiters", lambda: measure_async_waiters(ctx, baseline))
                 driver.send(anchor_id, "done", ANCHOR_TOPIC)  # let the anchor finish
             finally:
                 driver.close()
@@ -971,6 +1024,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="fewer operations and repetitions (about 1.5 minutes)")
     p.add_argument("--json", metavar="PATH", help="also write the full report (with raw samples) as JSON")
     p.add_argument("--waiters", type=int, default=100, help="concurrent get_event waiters, idle cost (default 100)")
+    p.add_argument("--async-waiters", type=int, help="waiting tasks on one AsyncDBOSClient (default 10000, --quick 2000)")
     p.add_argument("--ops", type=int, help="operations per throughput metric (default 500, --quick 100)")
     p.add_argument("--reps", type=int, help="repetitions per latency metric (default 20, --quick 5)")
     p.add_argument("--import-runs", type=int, help="fresh interpreters per import-time median (default 7, --quick 3)")

@@ -12,6 +12,7 @@ from typing import Any, Optional
 import psycopg
 
 from ._calls import ClientCore
+from ._hub import Waiter
 from ._config import DatabaseConfig, resolve
 from ._options import optional_text, require_text
 from ._serialization import Codec
@@ -166,3 +167,12 @@ def recording_connection_class(base: type, record: Any) -> type:
             return conn
 
     return RecordingConnection
+
+
+class OpState:
+    """What one running operation holds in a shell: at most one waiter registration."""
+
+    __slots__ = ("waiter",)
+
+    def __init__(self) -> None:
+        self.waiter: Optional[Waiter] = None

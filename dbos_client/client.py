@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Generic, Iterat
 import psycopg
 
 from . import _calls
-from ._base import SCHEMA_CHANGED, ClientBase, recording_connection_class
+from ._base import SCHEMA_CHANGED, ClientBase, OpState, recording_connection_class
 from ._calls import NeedQueries
-from ._hub import WaitHub, Waiter
+from ._hub import WaitHub
 from ._ops import Emit, Op, Query, Subscribe, Wait
 from ._retry import is_transient, retrying
 from ._schema import SchemaInfo
@@ -419,7 +419,7 @@ class DBOSClient(ClientBase):
 
     def _drive(self, op: Op[T]) -> Generator[Any, None, T]:
         """Yield what the op emits and return what it returns; the one driver loop."""
-        state = _OpState()
+        state = OpState()
         try:
             reply, error = None, None
             while True:
@@ -437,7 +437,7 @@ class DBOSClient(ClientBase):
             if state.waiter is not None and self._hub is not None:
                 self._hub.unsubscribe(state.waiter)
 
-    def _perform(self, action: Any, state: "_OpState") -> tuple[Any, Optional[BaseException]]:
+    def _perform(self, action: Any, state: OpState) -> tuple[Any, Optional[BaseException]]:
         """Carry out one action; a psycopg error goes back to the op to translate."""
         if isinstance(action, Query):
             try:
@@ -551,11 +551,3 @@ class DBOSClient(ClientBase):
         except Exception:  # noqa: BLE001 - the listener then stops at its next timeout
             logger.debug("could not wake the notification listener", exc_info=True)
 
-
-class _OpState:
-    """What one running operation holds in the shell: at most one waiter registration."""
-
-    __slots__ = ("waiter",)
-
-    def __init__(self) -> None:
-        self.waiter: Optional[Waiter] = None

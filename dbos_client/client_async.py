@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Generic, Optional, TypeVar
 import psycopg
 
 from . import _calls
-from ._base import SCHEMA_CHANGED, ClientBase, recording_connection_class
+from ._base import SCHEMA_CHANGED, ClientBase, OpState, recording_connection_class
 from ._calls import NeedQueries
 from ._hub import AsyncWaiter, WaitHub
 from ._ops import Emit, Op, Query, Subscribe, Wait
@@ -251,7 +251,7 @@ class AsyncDBOSClient(ClientBase):
 
     async def _run(self, op: Op[T]) -> T:
         """Drive an operation to its return value."""
-        state = _OpState()
+        state = OpState()
         try:
             reply, error = None, None
             while True:
@@ -265,7 +265,7 @@ class AsyncDBOSClient(ClientBase):
 
     async def _iterate(self, op: Op[None]) -> AsyncIterator[Any]:
         """Drive a streaming operation, yielding what it emits."""
-        state = _OpState()
+        state = OpState()
         try:
             reply, error = None, None
             while True:
@@ -281,12 +281,12 @@ class AsyncDBOSClient(ClientBase):
         finally:
             self._finish(op, state)
 
-    def _finish(self, op: Op[Any], state: "_OpState") -> None:
+    def _finish(self, op: Op[Any], state: OpState) -> None:
         op.close()
         if state.waiter is not None and self._hub is not None:
             self._hub.unsubscribe(state.waiter)
 
-    async def _perform(self, action: Any, state: "_OpState") -> tuple[Any, Optional[BaseException]]:
+    async def _perform(self, action: Any, state: OpState) -> tuple[Any, Optional[BaseException]]:
         """Carry out one action; a psycopg error goes back to the op to translate."""
         if isinstance(action, Query):
             try:
@@ -418,9 +418,3 @@ class AsyncDBOSClient(ClientBase):
         except Exception:  # noqa: BLE001 - the listener then stops at its next timeout
             logger.debug("could not wake the notification listener", exc_info=True)
 
-
-class _OpState:
-    __slots__ = ("waiter",)
-
-    def __init__(self) -> None:
-        self.waiter: Optional[AsyncWaiter] = None

@@ -36,7 +36,7 @@ from typing import Optional
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
