@@ -940,15 +940,21 @@ def collect_meta() -> Dict[str, Any]:
 # --------------------------------------------------------------------------------------
 
 
+#: Measured for dbos_client only (see measure_async_waiters): no peer value is expected.
+DBOS_CLIENT_ONLY = {"async_connections", "async_net_xact_s", "async_cpu_pct", "async_wake_all_ms"}
+
+
 def _fmt_value(key: str, value: Optional[float]) -> str:
     if value is None:
-        return "ERR"
+        return "n/a" if key in DBOS_CLIENT_ONLY else "ERR"
     metric = METRIC_BY_KEY.get(key)
     return (metric.fmt if metric else "{:.3g}").format(value)
 
 
 def _ratio_cell(metric: Metric, mine: Optional[float], peer: Optional[float]) -> str:
     """dbos_client / peer, with whether that is better or worse for this metric."""
+    if metric.key in DBOS_CLIENT_ONLY:
+        return "n/a"
     if mine is None or peer is None:
         return "ERR"
     # A net rate can come out slightly negative: zero within the background's noise.

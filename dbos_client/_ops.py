@@ -47,11 +47,14 @@ _FINAL = frozenset({"SUCCESS", "ERROR"})  # no resume, no fork in place: nothing
 
 @dataclass(frozen=True)
 class Query:
-    statement: sql.Composable
+    statement: Union[str, sql.Composable]
     params: Any = None
     fetch: Literal["one", "all", "none"] = "all"
     #: The caller's monotonic deadline; retries stop there too.
     deadline: Optional[float] = None
+    #: A read that may share one round trip with identical reads issued at the same
+    #: moment (the async shell coalesces them). Never set on a write.
+    read_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,7 @@ def send(q: Queries, destination_id: str, text: str, tag: str, topic: Optional[s
 
 def get_event(q: Queries, codec: Codec, workflow_id: str, key: str, deadline: Deadline) -> Op[Any]:
     """The event's latest value; None at the deadline, or at once if the workflow has finished without it."""
-    row = yield Query(q.get_event_value, (workflow_id, key), fetch="one", deadline=deadline.at)
+    row = yield Query(q.get_event_value, (workflow_id, key), fetch="one", deadline=deadline.at, read_only=True)
     if row is not None:
         return codec.decode(row[0], row[1], f"value of event {key!r}")
     # Not there yet: subscribe, then read again before the first wait, so a value
@@ -191,7 +194,9 @@ def get_event(q: Queries, codec: Codec, workflow_id: str, key: str, deadline: De
     check = Check("event", workflow_id, key)
     yield Subscribe(check)
     while True:
-        value, tag, status = yield Query(q.get_event, {"id": workflow_id, "key": key}, fetch="one", deadline=deadline.at)
+        value, tag, status = yield Query(
+            q.get_event, {"id": workflow_id, "key": key}, fetch="one", deadline=deadline.at, read_only=True
+        )
         if value is not None:
             return codec.decode(value, tag, f"value of event {key!r}")
         if status in _FINAL or deadline.expired():
@@ -200,7 +205,7 @@ def get_event(q: Queries, codec: Codec, workflow_id: str, key: str, deadline: De
 
 
 def get_all_events(q: Queries, codec: Codec, workflow_id: str) -> Op[dict[str, Any]]:
-    rows = yield Query(q.get_all_events, (workflow_id,))
+    rows = yield Query(q.get_all_events, (workflow_id,), read_only=True)
     if not rows:
         raise WorkflowNotFoundError(workflow_id, "get_all_events")
     return {key: codec.decode(value, tag, f"value of event {key!r}") for key, value, tag in rows if key is not None}
@@ -211,7 +216,9 @@ def read_stream(q: Queries, codec: Codec, workflow_id: str, key: str, offset: in
     yield Subscribe(Check("stream", workflow_id, key))
     drained_once = False
     while True:
-        rows = yield Query(q.read_stream, {"id": workflow_id, "key": key, "offset": offset}, deadline=deadline.at)
+        rows = yield Query(
+            q.read_stream, {"id": workflow_id, "key": key, "offset": offset}, deadline=deadline.at, read_only=True
+        )
         if not rows:
             raise WorkflowNotFoundError(workflow_id, "read_stream")
         status = rows[0][0]
@@ -251,7 +258,7 @@ def get_result(q: Queries, codec: Codec, workflow_id: str, deadline: Deadline) -
     check = Check("result", workflow_id)
     yield Subscribe(check)
     while True:
-        row = yield Query(q.get_result, (workflow_id,), fetch="one", deadline=deadline.at)
+        row = yield Query(q.get_result, (workflow_id,), fetch="one", deadline=deadline.at, read_only=True)
         if row is None:
             raise WorkflowNotFoundError(workflow_id, "get_result")
         status, output, error, tag = row
@@ -278,7 +285,7 @@ def get_result(q: Queries, codec: Codec, workflow_id: str, deadline: Deadline) -
 
 
 def get_status(q: Queries, codec: Codec, workflow_id: str) -> Op[WorkflowStatus]:
-    row = yield Query(q.get_status, (workflow_id,), fetch="one")
+    row = yield Query(q.get_status, (workflow_id,), fetch="one", read_only=True)
     if row is None:
         raise WorkflowNotFoundError(workflow_id, "get_status")
     return status_from_row(q, codec, row)
@@ -339,7 +346,7 @@ def _lenient(decode: Any, raw: Any, workflow_id: str = "", what: str = "") -> An
 
 
 def ensure_exists(q: Queries, workflow_id: str) -> Op[None]:
-    row = yield Query(q.exists, (workflow_id,), fetch="one")
+    row = yield Query(q.exists, (workflow_id,), fetch="one", read_only=True)
     if row is None:
         raise WorkflowNotFoundError(workflow_id, "retrieve_workflow")
 

@@ -40,6 +40,12 @@ T = TypeVar("T")
 _POLLER_QUERY_TIMEOUT = 10.0
 
 
+def _frozen(params: Any) -> Any:
+    if isinstance(params, dict):
+        return tuple(sorted(params.items()))
+    return tuple(params) if isinstance(params, list) else params
+
+
 class AsyncWorkflowHandle(Generic[R]):
     """A reference to one workflow, for asyncio code. Creating it does no I/O.
 
@@ -99,6 +105,7 @@ class AsyncDBOSClient(ClientBase):
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._pool_lock = asyncio.Lock()
         self._schema_lock = asyncio.Lock()
+        self._batches: dict[Any, "asyncio.Future[Any]"] = {}
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -317,6 +324,38 @@ class AsyncDBOSClient(ClientBase):
             return self._q
 
     async def _execute(self, query: Query) -> Any:
+        """Run one statement; identical reads issued in the same loop iteration share it."""
+        if not query.read_only:
+            return await self._execute_alone(query)
+        key = (query.statement, _frozen(query.params), query.fetch)
+        batch = self._batches.get(key)
+        if batch is None:
+            loop = asyncio.get_running_loop()
+            batch = self._batches[key] = loop.create_future()
+            # Started at the next iteration, so every task woken by the same notification
+            # (they resume in one iteration) joins. Once started, the batch is closed: a
+            # later request starts a new one, so no caller gets a read older than its ask.
+            loop.call_soon(self._launch, key, query, batch)
+        return await asyncio.shield(batch)
+
+    def _launch(self, key: Any, query: Query, batch: "asyncio.Future[Any]") -> None:
+        del self._batches[key]
+        task = asyncio.ensure_future(self._execute_alone(query))
+
+        def settle(done: "asyncio.Future[Any]") -> None:
+            if batch.done():
+                return
+            if done.cancelled():
+                batch.cancel()
+            elif done.exception() is not None:
+                batch.set_exception(done.exception())  # type: ignore[arg-type]
+                batch.exception()  # marks it retrieved: every joiner may have been cancelled
+            else:
+                batch.set_result(done.result())
+
+        task.add_done_callback(settle)
+
+    async def _execute_alone(self, query: Query) -> Any:
         """One statement on a pooled async connection; transient failures are retried."""
         limit = self._attempt_limit(query.deadline, time.monotonic())
         try:
