@@ -34,7 +34,7 @@ from .errors import (
     WorkflowIdConflictError,
     WorkflowNotFoundError,
 )
-from .models import EnqueueOptions, PollPolicy, RetryPolicy, WorkflowStatus, WorkflowStatusString
+from .models import EnqueueOptions, ListWorkflowsFilters, PollPolicy, RetryPolicy, WorkflowStatus, WorkflowStatusString
 
 __all__ = [
     "__version__",
@@ -43,6 +43,7 @@ __all__ = [
     "AsyncDBOSClient",
     "AsyncWorkflowHandle",
     "EnqueueOptions",
+    "ListWorkflowsFilters",
     "WorkflowStatus",
     "WorkflowStatusString",
     "RetryPolicy",

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Generator, Mapping, Optional
 
 from . import _ops
-from ._options import build_enqueue, check_notify_payload, check_timeout, optional_text, require_text
+from ._options import (
+    build_enqueue,
+    build_list_filters,
+    check_id_list,
+    check_notify_payload,
+    check_timeout,
+    optional_text,
+    require_text,
+)
 from ._ops import Op, Query
 from ._serialization import Codec, FormatChoice
 from ._sql import INTERNAL_QUEUE, NULL_TOPIC, Queries
@@ -139,9 +147,27 @@ def ensure_exists(core: ClientCore, workflow_id: Any) -> Op[None]:
     return _with_queries(None, lambda q: _ops.ensure_exists(q, workflow_id))
 
 
-def cancel(core: ClientCore, workflow_id: Any, cancel_children: Any) -> Op[None]:
+def cancel(core: ClientCore, workflow_ids: Any, cancel_children: Any) -> Op[None]:
+    ids = check_id_list(workflow_ids)
+    return _with_queries(None, lambda q: _ops.cancel(q, ids, bool(cancel_children)))
+
+
+def delete(core: ClientCore, workflow_ids: Any, delete_children: Any) -> Op[None]:
+    ids = check_id_list(workflow_ids)
+    return _with_queries(None, lambda q: _ops.delete(q, ids, bool(delete_children)))
+
+
+def list_workflows(core: ClientCore, filters: Mapping[str, Any], queues_only: bool = False) -> Op[list[WorkflowStatus]]:
+    checked = build_list_filters(filters, queues_only=queues_only)
+    return _with_queries(None, lambda q: _ops.list_workflows(q, core.codec, checked))
+
+
+def list_steps(core: ClientCore, workflow_id: Any, load_output: Any, limit: Any, offset: Any) -> Op[list[dict[str, Any]]]:
     require_text(workflow_id, "workflow_id")
-    return _with_queries(None, lambda q: _ops.cancel(q, workflow_id, bool(cancel_children)))
+    checked = build_list_filters({"limit": limit, "offset": offset})
+    return _with_queries(
+        None, lambda q: _ops.list_steps(q, core.codec, workflow_id, bool(load_output), checked.limit, checked.offset)
+    )
 
 
 def resume(core: ClientCore, workflow_id: Any, queue_name: Any) -> Op[None]:

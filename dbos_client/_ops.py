@@ -351,10 +351,50 @@ def ensure_exists(q: Queries, workflow_id: str) -> Op[None]:
         raise WorkflowNotFoundError(workflow_id, "retrieve_workflow")
 
 
-def cancel(q: Queries, workflow_id: str, cancel_children: bool) -> Op[None]:
-    found, _ = yield Query(q.cancel, {"id": workflow_id, "children": cancel_children}, fetch="one")
-    if not found:
-        raise WorkflowNotFoundError(workflow_id, "cancel_workflow")
+def cancel(q: Queries, workflow_ids: list[str], cancel_children: bool) -> Op[None]:
+    missing, _ = yield Query(q.cancel, {"ids": workflow_ids, "children": cancel_children}, fetch="one")
+    _raise_missing(missing, "cancel")
+
+
+def delete(q: Queries, workflow_ids: list[str], delete_children: bool) -> Op[None]:
+    """Delete workflows (and, with delete_children, their descendants) with everything they stored."""
+    missing, _ = yield Query(q.delete, {"ids": workflow_ids, "children": delete_children}, fetch="one")
+    _raise_missing(missing, "delete")
+
+
+def _raise_missing(missing: list[str], action: str) -> None:
+    """Unknown ids make the whole statement a no-op; say which ones."""
+    if not missing:
+        return
+    if len(missing) == 1:
+        raise WorkflowNotFoundError(missing[0], action)
+    raise WorkflowNotFoundError(", ".join(missing), f"{action}; nothing was changed")
+
+
+def list_workflows(q: Queries, codec: Codec, filters: Any) -> Op[list[WorkflowStatus]]:
+    statement, params = q.list_workflows(filters)
+    rows = yield Query(statement, params, read_only=True)
+    return [status_from_row(q, codec, row) for row in rows]
+
+
+def list_steps(q: Queries, codec: Codec, workflow_id: str, load_output: bool, limit: Any, offset: Any) -> Op[list[dict[str, Any]]]:
+    rows = yield Query(q.list_steps, {"id": workflow_id, "limit": limit, "offset": offset or 0}, read_only=True)
+    if not rows:
+        raise WorkflowNotFoundError(workflow_id, "list_workflow_steps")
+    steps = []
+    for function_id, name, output, error, child, started, completed, tag in rows:
+        if function_id is None:
+            continue  # the workflow exists but has run no step yet
+        steps.append({
+            "function_id": function_id,
+            "function_name": name,
+            "output": _lenient(lambda: codec.decode(output, tag), output, workflow_id, "step output") if load_output else None,
+            "error": _lenient(lambda: codec.decode_error(error, tag), error, workflow_id, "step error") if load_output else None,
+            "child_workflow_id": child,
+            "started_at_epoch_ms": started,
+            "completed_at_epoch_ms": completed,
+        })  # fmt: skip
+    return steps
 
 
 def resume(q: Queries, workflow_id: str, queue_name: Optional[str]) -> Op[None]:

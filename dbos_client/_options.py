@@ -196,3 +196,131 @@ def build_enqueue(
         reject_existing_id=reuse == "reject",
         return_existing_on_dedup=dup == "return-existing",
     )
+
+
+# -- list_workflows filters ------------------------------------------------------------
+
+_LIST_UNSUPPORTED = {
+    "attributes": "attribute filters are not implemented by dbos-client",
+    "shard_key": "sharded system databases are not supported by dbos-client",
+    "parent_shard_key": "sharded system databases are not supported by dbos-client",
+}
+#: Filters that take one value or a list of them, and the workflow_status column each matches.
+LIST_COLUMNS = {
+    "workflow_ids": "workflow_uuid",
+    "status": "status",
+    "name": "name",
+    "app_version": "application_version",
+    "forked_from": "forked_from",
+    "parent_workflow_id": "parent_workflow_id",
+    "user": "authenticated_user",
+    "queue_name": "queue_name",
+    "executor_id": "executor_id",
+    "schedule_name": "schedule_name",
+    "application_name": "application_name",
+}
+#: Time filters: (column, operator).
+LIST_TIMES = {
+    "start_time": ("created_at", ">="),
+    "end_time": ("created_at", "<="),
+    "completed_after": ("completed_at", ">="),
+    "completed_before": ("completed_at", "<="),
+    "dequeued_after": ("started_at_epoch_ms", ">="),
+    "dequeued_before": ("started_at_epoch_ms", "<="),
+}
+VALID_STATUSES = frozenset(
+    {"PENDING", "ENQUEUED", "DELAYED", "SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"}
+)
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """Validated list_workflows filters: lists of values, epoch-ms bounds, and flags."""
+
+    values: Mapping[str, tuple[str, ...]]
+    times: Mapping[str, int]
+    prefixes: tuple[str, ...]
+    flags: Mapping[str, bool]
+    queues_only: bool
+    limit: Optional[int]
+    offset: Optional[int]
+    sort_desc: bool
+    load_input: bool
+    load_output: bool
+
+
+def _as_text_list(value: Any, what: str) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple, set, frozenset)) or not items:
+        raise InvalidArgumentError(f"{what} must be a string or a non-empty list of strings")
+    return tuple(require_text(v, what) for v in items)
+
+
+def epoch_ms(value: Any, what: str) -> int:
+    """An ISO 8601 string (as DBOS takes), a datetime, or epoch milliseconds."""
+    from datetime import datetime, timezone
+
+    if isinstance(value, bool):
+        raise InvalidArgumentError(f"{what} must be an ISO 8601 time, a datetime or epoch milliseconds")
+    if isinstance(value, (int, float)):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidArgumentError(f"{what} must be an ISO 8601 time such as 2026-01-31T12:00:00Z, got {value!r}") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return int(value.timestamp() * 1000)
+    raise InvalidArgumentError(f"{what} must be an ISO 8601 time, a datetime or epoch milliseconds")
+
+
+def _count(value: Any, what: str) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidArgumentError(f"{what} must be a non-negative integer, got {value!r}")
+    return value
+
+
+_LIST_KEYS = frozenset(LIST_COLUMNS) | frozenset(LIST_TIMES) | frozenset(_LIST_UNSUPPORTED) | {
+    "limit", "offset", "sort_desc", "workflow_id_prefix", "load_input", "load_output", "queues_only",
+    "was_forked_from", "is_fork", "has_parent",
+}  # fmt: skip
+
+
+def build_list_filters(filters: Mapping[str, Any], *, queues_only: bool = False) -> ListFilters:
+    unknown = sorted(set(filters) - _LIST_KEYS)
+    if unknown:
+        raise InvalidArgumentError(f"unknown list_workflows filter(s): {', '.join(map(repr, unknown))}")
+    for key, why in _LIST_UNSUPPORTED.items():
+        if filters.get(key) is not None:
+            raise InvalidArgumentError(f"list filter {key!r} is not supported: {why}")
+    values = {k: _as_text_list(v, k) for k, v in filters.items() if k in LIST_COLUMNS and v is not None}
+    if "workflow_ids" in filters and filters["workflow_ids"] is not None and not values.get("workflow_ids"):
+        raise InvalidArgumentError("workflow_ids must list at least one id")
+    bad = sorted(set(values.get("status", ())) - VALID_STATUSES)
+    if bad:
+        raise InvalidArgumentError(f"unknown workflow status(es) {bad}; use {sorted(VALID_STATUSES)}")
+    times = {k: epoch_ms(v, k) for k, v in filters.items() if k in LIST_TIMES and v is not None}
+    prefix = filters.get("workflow_id_prefix")
+    flags = {k: bool(filters[k]) for k in ("was_forked_from", "is_fork", "has_parent") if filters.get(k) is not None}
+    return ListFilters(
+        values=values,
+        times=times,
+        prefixes=() if prefix is None else _as_text_list(prefix, "workflow_id_prefix"),
+        flags=flags,
+        queues_only=queues_only or bool(filters.get("queues_only")),
+        limit=_count(filters.get("limit"), "limit"),
+        offset=_count(filters.get("offset"), "offset"),
+        sort_desc=bool(filters.get("sort_desc")),
+        load_input=bool(filters.get("load_input", True)),
+        load_output=bool(filters.get("load_output", True)),
+    )
+
+
+def check_id_list(workflow_ids: Any) -> list[str]:
+    if isinstance(workflow_ids, str) or not isinstance(workflow_ids, (list, tuple)) or not workflow_ids:
+        raise InvalidArgumentError("workflow_ids must be a non-empty list of workflow ids")
+    return [require_text(w, "workflow id") for w in workflow_ids]

@@ -6,9 +6,15 @@ and is atomic without an explicit transaction. Columns a schema lacks are left o
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from psycopg import sql
 
 from ._schema import SchemaInfo
+from .errors import SchemaError
+
+if TYPE_CHECKING:
+    from ._options import ListFilters
 
 NOW_MS = sql.SQL("(extract(epoch FROM now()) * 1000)::bigint")
 
@@ -189,17 +195,48 @@ class Queries:
         if v3 and ws_has("owner_xid"):
             cancel_sets.append(sql.SQL("owner_xid = NULL"))
             resume_sets.append(sql.SQL("owner_xid = NULL"))
+        # Bulk and single alike: `missing` names unknown ids, and nothing is changed then.
         children = (
             sql.SQL(" UNION SELECT c.workflow_uuid FROM {s}.workflow_status AS c JOIN target AS t ON c.parent_workflow_id = t.workflow_uuid WHERE %(children)s").format(s=s)
             if ws_has("parent_workflow_id")
             else sql.SQL("")
         )  # fmt: skip
+        targets = sql.SQL(
+            "WITH RECURSIVE given AS (SELECT unnest(%(ids)s::text[]) AS workflow_uuid),"
+            " missing AS (SELECT g.workflow_uuid FROM given AS g WHERE NOT EXISTS"
+            " (SELECT 1 FROM {s}.workflow_status AS w WHERE w.workflow_uuid = g.workflow_uuid)),"
+            " target(workflow_uuid) AS (SELECT workflow_uuid FROM given{children})"
+        ).format(s=s, children=children)
+        only_if_all_known = sql.SQL("workflow_uuid IN (SELECT workflow_uuid FROM target) AND NOT EXISTS (SELECT 1 FROM missing)")
         self.cancel = sql.SQL(
-            "WITH RECURSIVE target(workflow_uuid) AS (SELECT workflow_uuid FROM {s}.workflow_status WHERE workflow_uuid = %(id)s{children}),"
-            " upd AS (UPDATE {s}.workflow_status SET {sets} WHERE workflow_uuid IN (SELECT workflow_uuid FROM target)"
+            "{targets}, upd AS (UPDATE {s}.workflow_status SET {sets} WHERE {known}"
             " AND status NOT IN ('SUCCESS', 'ERROR') RETURNING 1)"
-            " SELECT EXISTS (SELECT 1 FROM target), (SELECT count(*) FROM upd)"
-        ).format(s=s, children=children, sets=sql.SQL(", ").join(cancel_sets))  # fmt: skip
+            " SELECT ARRAY(SELECT workflow_uuid FROM missing), (SELECT count(*) FROM upd)"
+        ).format(targets=targets, s=s, sets=sql.SQL(", ").join(cancel_sets), known=only_if_all_known)
+        # 3.x keeps inputs, outputs and step outputs without a foreign key: delete them
+        # too. In 2.x they cascade from workflow_status (as events, messages, streams do).
+        payload_tables = ["workflow_input", "workflow_output", "operation_outputs"] if v3 else []
+        deletes = sql.SQL("").join(
+            sql.SQL(", d_{n} AS (DELETE FROM {s}.{t} WHERE {known})").format(
+                n=sql.SQL(str(i)), s=s, t=sql.Identifier(t), known=only_if_all_known
+            )
+            for i, t in enumerate(payload_tables)
+        )
+        self.delete = sql.SQL(
+            "{targets}{deletes}, d_ws AS (DELETE FROM {s}.workflow_status WHERE {known} RETURNING 1)"
+            " SELECT ARRAY(SELECT workflow_uuid FROM missing), (SELECT count(*) FROM d_ws)"
+        ).format(targets=targets, deletes=deletes, s=s, known=only_if_all_known)
+        self.list_steps = sql.SQL(
+            "SELECT o.function_id, o.function_name, o.output, o.error, o.child_workflow_id, {started}, {completed}, {ser}"
+            " FROM {s}.workflow_status AS w LEFT JOIN {s}.operation_outputs AS o ON o.workflow_uuid = w.workflow_uuid"
+            " WHERE w.workflow_uuid = %(id)s ORDER BY o.function_id LIMIT %(limit)s OFFSET %(offset)s"
+        ).format(
+            s=s, started=opt("operation_outputs", "started_at_epoch_ms", "o"),
+            completed=opt("operation_outputs", "completed_at_epoch_ms", "o"), ser=opt("operation_outputs", "serialization", "o"),
+        )  # fmt: skip
+        self._s = s
+        self._opt = opt
+        self._inp, self._out, self._err, self._joins = inp, out, err, joins
         self.resume = sql.SQL(
             "WITH upd AS (UPDATE {s}.workflow_status SET {sets} WHERE workflow_uuid = %(id)s"
             " AND status NOT IN ('SUCCESS', 'ERROR') RETURNING 1)"
@@ -209,5 +246,56 @@ class Queries:
         # Rendered once: psycopg would otherwise compose every statement on every execute,
         # and a plain string also hits psycopg's parsed-query cache.
         for name, value in list(vars(self).items()):
-            if isinstance(value, sql.Composable):
+            if not name.startswith("_") and isinstance(value, sql.Composable):
                 setattr(self, name, value.as_string(None))
+
+
+    def list_workflows(self, f: "ListFilters") -> tuple[str, dict[str, Any]]:
+        """The statement and parameters for one list_workflows call (filters vary per call)."""
+        from ._options import LIST_COLUMNS, LIST_TIMES
+
+        where: list[sql.Composable] = []
+        params: dict[str, Any] = {}
+        for key, values in f.values.items():
+            column = LIST_COLUMNS[key]
+            if not self.info.has("workflow_status", column):
+                raise SchemaError(f"filter {key!r} needs workflow_status.{column}, which {self.info.describe()} lacks")
+            where.append(sql.SQL("w.{} = ANY(%({})s)").format(sql.Identifier(column), sql.SQL(key)))
+            params[key] = list(values)
+        for key, ms in f.times.items():
+            column, op = LIST_TIMES[key]
+            if not self.info.has("workflow_status", column):
+                raise SchemaError(f"filter {key!r} needs workflow_status.{column}, which {self.info.describe()} lacks")
+            where.append(sql.SQL("w.{} {} %({})s").format(sql.Identifier(column), sql.SQL(op), sql.SQL(key)))
+            params[key] = ms
+        if f.prefixes:
+            # LIKE patterns: the prefixes' own % and _ are literal.
+            where.append(sql.SQL("w.workflow_uuid LIKE ANY(%(prefixes)s)"))
+            params["prefixes"] = [p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for p in f.prefixes]
+        for flag, (column, when_true) in {
+            "was_forked_from": ("was_forked_from", "w.was_forked_from"),
+            "is_fork": ("forked_from", "w.forked_from IS NOT NULL"),
+            "has_parent": ("parent_workflow_id", "w.parent_workflow_id IS NOT NULL"),
+        }.items():
+            if flag in f.flags:
+                if not self.info.has("workflow_status", column):
+                    raise SchemaError(f"filter {flag!r} needs workflow_status.{column}, which {self.info.describe()} lacks")
+                clause = sql.SQL(when_true)
+                where.append(clause if f.flags[flag] else sql.SQL("NOT ({})").format(clause))
+        if f.queues_only:
+            where.append(sql.SQL("w.queue_name IS NOT NULL"))
+            if "status" not in f.values:
+                where.append(sql.SQL("w.status IN ('ENQUEUED', 'PENDING', 'DELAYED')"))
+        fields = sql.SQL(", ").join(self._opt("workflow_status", c, "w") for c in self.status_fields)
+        stmt = sql.SQL(
+            "SELECT {fields}, {inp}, {out}, {err} FROM {s}.workflow_status AS w{joins}{where}"
+            " ORDER BY w.created_at {order}, w.workflow_uuid {order} LIMIT %(limit)s OFFSET %(offset)s"
+        ).format(
+            fields=fields, inp=self._inp if f.load_input else sql.SQL("NULL"),
+            out=self._out if f.load_output else sql.SQL("NULL"), err=self._err if f.load_output else sql.SQL("NULL"),
+            s=self._s, joins=self._joins, where=sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
+            order=sql.SQL("DESC" if f.sort_desc else "ASC"),
+        )  # fmt: skip
+        params["limit"] = f.limit
+        params["offset"] = f.offset or 0
+        return stmt.as_string(None), params

@@ -12,7 +12,9 @@ import asyncio
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Generator, Generic, Iterator, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generator, Generic, Iterator, List, Optional, TypeVar
+
+from typing_extensions import Unpack
 
 import psycopg
 
@@ -26,7 +28,7 @@ from ._schema import SchemaInfo
 from ._serialization import FormatChoice
 from ._sql import Queries
 from .errors import DBOSClientError
-from .models import EnqueueOptions, WorkflowStatus
+from .models import EnqueueOptions, ListWorkflowsFilters, WorkflowStatus
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
@@ -290,7 +292,66 @@ class DBOSClient(ClientBase):
             WorkflowNotFoundError: no such workflow (DBOS silently ignores this).
         """
         self._warn_in_event_loop("cancel_workflow", "cancel_workflow_async")
-        self._run(_calls.cancel(self._core, workflow_id, cancel_children))
+        self._run(_calls.cancel(self._core, [workflow_id], cancel_children))
+
+    def cancel_workflows(self, workflow_ids: List[str], *, cancel_children: bool = False) -> None:
+        """Cancel several workflows in one statement; see ``cancel_workflow``.
+
+        Raises:
+            WorkflowNotFoundError: an id is unknown; then none is cancelled.
+        """
+        self._warn_in_event_loop("cancel_workflows", "cancel_workflows_async")
+        self._run(_calls.cancel(self._core, workflow_ids, cancel_children))
+
+    def delete_workflow(self, workflow_id: str, *, delete_children: bool = False) -> None:
+        """Delete a workflow and everything it stored (inputs, outputs, steps, events,
+        messages, streams); with ``delete_children``, its descendants too. One statement.
+
+        Raises:
+            WorkflowNotFoundError: no such workflow.
+        """
+        self._warn_in_event_loop("delete_workflow", "delete_workflow_async")
+        self._run(_calls.delete(self._core, [workflow_id], delete_children))
+
+    def delete_workflows(self, workflow_ids: List[str], *, delete_children: bool = False) -> None:
+        """Delete several workflows in one statement; see ``delete_workflow``.
+
+        Raises:
+            WorkflowNotFoundError: an id is unknown; then none is deleted.
+        """
+        self._warn_in_event_loop("delete_workflows", "delete_workflows_async")
+        self._run(_calls.delete(self._core, workflow_ids, delete_children))
+
+    def list_workflows(self, **filters: Unpack[ListWorkflowsFilters]) -> List[WorkflowStatus]:
+        """Workflows matching the filters, oldest first (``sort_desc=True``: newest). One query.
+
+        The filters are ``dbos.DBOSClient.list_workflows``'s (see ``ListWorkflowsFilters``);
+        ``load_input`` and ``load_output`` (default True) fetch and decode the payloads.
+
+        Raises:
+            InvalidArgumentError: an unknown or unsupported filter, or a bad value.
+        """
+        self._warn_in_event_loop("list_workflows", "list_workflows_async")
+        return self._run(_calls.list_workflows(self._core, filters))  # type: ignore[no-any-return]
+
+    def list_queued_workflows(self, **filters: Unpack[ListWorkflowsFilters]) -> List[WorkflowStatus]:
+        """Workflows on a queue that have not finished (ENQUEUED, PENDING or DELAYED, unless
+        ``status`` says otherwise). Same filters as ``list_workflows``. One query."""
+        self._warn_in_event_loop("list_queued_workflows", "list_queued_workflows_async")
+        return self._run(_calls.list_workflows(self._core, filters, queues_only=True))  # type: ignore[no-any-return]
+
+    def list_workflow_steps(
+        self, workflow_id: str, *, load_output: bool = True, limit: Optional[int] = None, offset: Optional[int] = None
+    ) -> List[Dict[str, Any]]:
+        """The workflow's recorded steps in order: dicts with ``function_id``, ``function_name``,
+        ``output``, ``error``, ``child_workflow_id``, ``started_at_epoch_ms`` and
+        ``completed_at_epoch_ms``, as DBOS's ``StepInfo``. One query.
+
+        Raises:
+            WorkflowNotFoundError: no such workflow.
+        """
+        self._warn_in_event_loop("list_workflow_steps", "list_workflow_steps_async")
+        return self._run(_calls.list_steps(self._core, workflow_id, load_output, limit, offset))  # type: ignore[no-any-return]
 
     def resume_workflow(self, workflow_id: str, *, queue_name: Optional[str] = None) -> WorkflowHandle[Any]:
         """Re-enqueue a cancelled or failed-over workflow so it runs again from its last step.
@@ -378,6 +439,32 @@ class DBOSClient(ClientBase):
     async def resume_workflow_async(self, workflow_id: str, *, queue_name: Optional[str] = None) -> "AsyncWorkflowHandle[Any]":
         """``resume_workflow`` for asyncio code."""
         return await self._twin().resume_workflow(workflow_id, queue_name=queue_name)
+
+    async def cancel_workflows_async(self, workflow_ids: List[str], *, cancel_children: bool = False) -> None:
+        """``cancel_workflows`` for asyncio code."""
+        await self._twin().cancel_workflows(workflow_ids, cancel_children=cancel_children)
+
+    async def delete_workflow_async(self, workflow_id: str, *, delete_children: bool = False) -> None:
+        """``delete_workflow`` for asyncio code."""
+        await self._twin().delete_workflow(workflow_id, delete_children=delete_children)
+
+    async def delete_workflows_async(self, workflow_ids: List[str], *, delete_children: bool = False) -> None:
+        """``delete_workflows`` for asyncio code."""
+        await self._twin().delete_workflows(workflow_ids, delete_children=delete_children)
+
+    async def list_workflows_async(self, **filters: Unpack[ListWorkflowsFilters]) -> List[WorkflowStatus]:
+        """``list_workflows`` for asyncio code."""
+        return await self._twin().list_workflows(**filters)
+
+    async def list_queued_workflows_async(self, **filters: Unpack[ListWorkflowsFilters]) -> List[WorkflowStatus]:
+        """``list_queued_workflows`` for asyncio code."""
+        return await self._twin().list_queued_workflows(**filters)
+
+    async def list_workflow_steps_async(
+        self, workflow_id: str, *, load_output: bool = True, limit: Optional[int] = None, offset: Optional[int] = None
+    ) -> List[Dict[str, Any]]:
+        """``list_workflow_steps`` for asyncio code."""
+        return await self._twin().list_workflow_steps(workflow_id, load_output=load_output, limit=limit, offset=offset)
 
     # -- the driver --------------------------------------------------------------------
 

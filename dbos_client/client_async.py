@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Generic, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generic, List, Optional, TypeVar
+
+from typing_extensions import Unpack
 
 import psycopg
 
@@ -26,7 +28,7 @@ from ._schema import SchemaInfo
 from ._serialization import FormatChoice
 from ._sql import Queries
 from .errors import DBOSClientError
-from .models import EnqueueOptions, WorkflowStatus
+from .models import EnqueueOptions, ListWorkflowsFilters, WorkflowStatus
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
@@ -41,9 +43,12 @@ _POLLER_QUERY_TIMEOUT = 10.0
 
 
 def _frozen(params: Any) -> Any:
+    """A hashable twin of statement parameters (dicts and lists nest in list filters)."""
     if isinstance(params, dict):
-        return tuple(sorted(params.items()))
-    return tuple(params) if isinstance(params, list) else params
+        return tuple(sorted((k, _frozen(v)) for k, v in params.items()))
+    if isinstance(params, (list, tuple)):
+        return tuple(_frozen(v) for v in params)
+    return params
 
 
 class AsyncWorkflowHandle(Generic[R]):
@@ -242,7 +247,33 @@ class AsyncDBOSClient(ClientBase):
         Raises:
             WorkflowNotFoundError: no such workflow.
         """
-        await self._run(_calls.cancel(self._core, workflow_id, cancel_children))
+        await self._run(_calls.cancel(self._core, [workflow_id], cancel_children))
+
+    async def cancel_workflows(self, workflow_ids: List[str], *, cancel_children: bool = False) -> None:
+        """Cancel several workflows in one statement; an unknown id cancels none (WorkflowNotFoundError)."""
+        await self._run(_calls.cancel(self._core, workflow_ids, cancel_children))
+
+    async def delete_workflow(self, workflow_id: str, *, delete_children: bool = False) -> None:
+        """Delete a workflow and everything it stored. See ``DBOSClient.delete_workflow``."""
+        await self._run(_calls.delete(self._core, [workflow_id], delete_children))
+
+    async def delete_workflows(self, workflow_ids: List[str], *, delete_children: bool = False) -> None:
+        """Delete several workflows in one statement; an unknown id deletes none."""
+        await self._run(_calls.delete(self._core, workflow_ids, delete_children))
+
+    async def list_workflows(self, **filters: Unpack[ListWorkflowsFilters]) -> List[WorkflowStatus]:
+        """Workflows matching the filters. See ``DBOSClient.list_workflows``."""
+        return await self._run(_calls.list_workflows(self._core, filters))  # type: ignore[no-any-return]
+
+    async def list_queued_workflows(self, **filters: Unpack[ListWorkflowsFilters]) -> List[WorkflowStatus]:
+        """Unfinished workflows on a queue. See ``DBOSClient.list_queued_workflows``."""
+        return await self._run(_calls.list_workflows(self._core, filters, queues_only=True))  # type: ignore[no-any-return]
+
+    async def list_workflow_steps(
+        self, workflow_id: str, *, load_output: bool = True, limit: Optional[int] = None, offset: Optional[int] = None
+    ) -> List[Dict[str, Any]]:
+        """The workflow's recorded steps in order. See ``DBOSClient.list_workflow_steps``."""
+        return await self._run(_calls.list_steps(self._core, workflow_id, load_output, limit, offset))  # type: ignore[no-any-return]
 
     async def resume_workflow(self, workflow_id: str, *, queue_name: Optional[str] = None) -> AsyncWorkflowHandle[Any]:
         """Re-enqueue a cancelled workflow so it runs again from its last step. One statement.

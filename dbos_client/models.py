@@ -11,6 +11,7 @@ from ._serialization import WorkflowSerializationFormat
 
 __all__ = [
     "EnqueueOptions",
+    "ListWorkflowsFilters",
     "WorkflowStatus",
     "WorkflowStatusString",
     "RetryPolicy",
@@ -47,6 +48,46 @@ class EnqueueOptions(TypedDict, total=False):
     application_name: NotRequired[Optional[str]]
     otel_context: NotRequired[Any]
     shard_key: NotRequired[str]
+
+
+class ListWorkflowsFilters(TypedDict, total=False):
+    """The keyword filters of ``list_workflows``: those of ``dbos.DBOSClient.list_workflows`` (3.4).
+
+    A value or a list of values matches any of them. Times are ISO 8601 strings (as DBOS
+    takes them), datetimes or epoch milliseconds. ``attributes``, ``shard_key`` and
+    ``parent_shard_key`` are refused with an error rather than ignored; unknown keys too.
+    """
+
+    workflow_ids: List[str]
+    status: Union[str, List[str]]
+    start_time: Any
+    end_time: Any
+    completed_after: Any
+    completed_before: Any
+    dequeued_after: Any
+    dequeued_before: Any
+    name: Union[str, List[str]]
+    app_version: Union[str, List[str]]
+    forked_from: Union[str, List[str]]
+    parent_workflow_id: Union[str, List[str]]
+    user: Union[str, List[str]]
+    queue_name: Union[str, List[str]]
+    limit: Optional[int]
+    offset: Optional[int]
+    sort_desc: bool
+    workflow_id_prefix: Union[str, List[str]]
+    load_input: bool
+    load_output: bool
+    executor_id: Union[str, List[str]]
+    queues_only: bool
+    was_forked_from: Optional[bool]
+    is_fork: Optional[bool]
+    has_parent: Optional[bool]
+    attributes: Optional[Dict[str, Any]]
+    schedule_name: Union[str, List[str]]
+    application_name: Union[str, List[str]]
+    shard_key: Union[str, List[str]]
+    parent_shard_key: Union[str, List[str]]
 
 
 class WorkflowStatusString:

@@ -89,3 +89,13 @@ def test_an_error_reaches_every_caller() -> None:
         assert all(isinstance(r, RuntimeError) for r in results)
 
     asyncio.run(main())
+
+
+def test_list_parameters_can_be_coalesced() -> None:
+    async def main() -> None:
+        client, runs = _client()
+        read = Query("SELECT %(ids)s", {"ids": ["a", "b"], "limit": None}, read_only=True)
+        await asyncio.gather(client._execute(read), client._execute(read))
+        assert len(runs) == 1
+
+    asyncio.run(main())

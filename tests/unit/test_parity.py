@@ -11,12 +11,14 @@ import pytest
 
 from dbos_client import AsyncDBOSClient, AsyncWorkflowHandle, DBOSClient, WorkflowHandle
 
+MANAGEMENT = ["cancel_workflows", "delete_workflow", "delete_workflows", "list_workflows", "list_queued_workflows",
+              "list_workflow_steps"]  # fmt: skip
 CALLS = ["enqueue", "send", "get_event", "get_all_events", "read_stream", "retrieve_workflow",
-         "cancel_workflow", "resume_workflow", "check_connection", "close", "destroy"]  # fmt: skip
+         "cancel_workflow", "resume_workflow", "check_connection", "close", "destroy", *MANAGEMENT]  # fmt: skip
 #: DBOSClient's DBOS-style async names, and the AsyncDBOSClient method each one matches.
 ASYNC_NAMES = {f"{name}_async": name for name in
                ["enqueue", "send", "get_event", "get_all_events", "read_stream", "retrieve_workflow",
-                "cancel_workflow", "resume_workflow"]}  # fmt: skip
+                "cancel_workflow", "resume_workflow", *MANAGEMENT]}  # fmt: skip
 
 
 def params(fn: object) -> list[tuple[str, object, object]]:

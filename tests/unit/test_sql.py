@@ -65,7 +65,7 @@ Q2 = Queries(info(TABLES_2X))
 
 
 def statements(q: Queries) -> dict[str, str]:
-    return {name: value for name, value in vars(q).items() if isinstance(value, str)}
+    return {name: value for name, value in vars(q).items() if isinstance(value, str) and not name.startswith("_")}
 
 
 def test_schema_info_generation() -> None:
@@ -81,7 +81,9 @@ def test_every_statement_renders_with_the_schema_quoted(queries: Queries) -> Non
     stmts = statements(queries)
     assert {"enqueue", "send", "get_event_value", "get_event", "get_all_events", "read_stream", "get_status",
             "get_result", "cancel", "resume", "ready_waits"} <= set(stmts)  # fmt: skip
-    assert not any(isinstance(v, sql.Composable) for v in vars(queries).values())
+    # Every statement is pre-rendered; only the private fragments of the per-call
+    # list_workflows builder stay composable.
+    assert not any(isinstance(v, sql.Composable) for k, v in vars(queries).items() if not k.startswith("_"))
     for name, stmt in stmts.items():
         text = render(stmt)
         assert f'"{SCHEMA}".' in text, name
