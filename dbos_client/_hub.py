@@ -260,8 +260,8 @@ class WaitHub:
         if not waiting:
             return
         params: dict[str, list[Any]] = {k: [] for k in ("ew", "ek", "sw", "sk", "so", "rw")}
-        for w in waiting:
-            c = w.check
+        # Many waiters may wait for the same thing (a broadcast event): ask once per check.
+        for c in {w.check for w in waiting}:
             if c.kind == "event":
                 params["ew"].append(c.workflow_id)
                 params["ek"].append(c.key)
