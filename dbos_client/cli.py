@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import queue
@@ -104,9 +105,9 @@ def exit_code_for(exc: BaseException) -> int:
 
 def _read_source(path: str) -> str:
     """The text of ``path``; ``-`` is standard input."""
-    if path == "-":
-        return sys.stdin.read()
     try:
+        if path == "-":
+            return sys.stdin.read()
         with open(path, encoding="utf-8") as f:
             return f.read()
     except OSError as exc:
@@ -149,7 +150,7 @@ def json_object(text: str) -> dict[str, Any]:
 
 
 def _number(convert: Callable[[str], Any], minimum: float, inclusive: bool) -> Callable[[str], Any]:
-    """A ``type=`` for numbers with a lower bound, named for argparse's messages."""
+    """A ``type=`` for numbers with a lower bound (NaN is refused too)."""
 
     def parse(text: str) -> Any:
         try:
@@ -340,12 +341,12 @@ def cmd_resume(client: DBOSClient, args: argparse.Namespace) -> int:
 
 
 def cmd_delete(client: DBOSClient, args: argparse.Namespace) -> int:
-    client.delete_workflow(args.workflow_id, delete_children=args.children)  # type: ignore[attr-defined]
+    client.delete_workflow(args.workflow_id, delete_children=args.children)
     return EXIT_OK
 
 
 def cmd_list(client: DBOSClient, args: argparse.Namespace) -> int:
-    statuses = client.list_workflows(  # type: ignore[attr-defined]
+    statuses = client.list_workflows(
         workflow_ids=args.workflow_ids,
         status=args.status,
         name=args.name,
@@ -364,7 +365,7 @@ def cmd_list(client: DBOSClient, args: argparse.Namespace) -> int:
 
 
 def cmd_steps(client: DBOSClient, args: argparse.Namespace) -> int:
-    steps = client.list_workflow_steps(  # type: ignore[attr-defined]
+    steps = client.list_workflow_steps(
         args.workflow_id, load_output=not args.no_output, limit=args.limit, offset=args.offset
     )
     emit(list(steps))
@@ -418,14 +419,16 @@ def render_block(
     Every line is clipped to ``width`` so that none wraps: the redraw moves the cursor
     up by the number of lines it printed, and a wrapped line would break that count.
     """
-    elapsed = f"  {max(0.0, (now_ms - status.created_at) / 1000):.1f}s" if status.created_at else ""
+    # How long it has run: until now while active, until its last update once it ended.
+    end_ms = now_ms if status.is_active or not status.updated_at else status.updated_at
+    elapsed = f"  {max(0.0, (end_ms - status.created_at) / 1000):.1f}s" if status.created_at else ""
     # Status first: it is what matters when the terminal is narrow.
     header = _clip(f"{status.status}{elapsed}  {status.workflow_id}  {status.name}", width)
     if color and status.status in _STATUS_COLORS and header.startswith(status.status):
         header = f"\x1b[{_STATUS_COLORS[status.status]}m{status.status}\x1b[0m{header[len(status.status):]}"
     lines = [header]
     key_width = max((len(k) for k in events), default=0)
-    for key, value in events.items():
+    for key, value in sorted(events.items()):  # sorted: rows must not jump between redraws
         fraction = progress_fraction(value)
         shown = compact(value)
         if fraction is not None:
@@ -456,7 +459,7 @@ class PlainView:
         if status.status != self._status:
             self._status = status.status
             lines.append(f"status {status.status}")
-        for key, value in events.items():
+        for key, value in sorted(events.items()):
             text = compact(value)
             if self._events.get(key) != text:
                 self._events[key] = text
@@ -585,6 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--url", help=f"system database URL (default: ${URL_ENV})")
     parser.add_argument("--schema", default="dbos", help="schema of the DBOS tables (default: dbos)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the client does (retries...) on stderr")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
 
     # The same two options after the subcommand too ("dbos-client status ID --url ..."):
@@ -592,10 +596,11 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     common.add_argument("--schema", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def command(name: str, run: Callable[[DBOSClient, argparse.Namespace], int], summary: str) -> argparse.ArgumentParser:
+    def command(name: str, run: Callable[..., int], summary: str) -> argparse.ArgumentParser:
         sub = subs.add_parser(
             name, help=summary, description=summary, parents=[common],
             epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -608,7 +613,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queue", required=True, help="queue name")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--args", type=json_array, metavar="JSON_ARRAY", help="positional arguments ('-': stdin)")
-    source.add_argument("--args-file", type=json_array_file, metavar="FILE", help="positional arguments from a file ('-': stdin)")
+    source.add_argument("--args-file", type=json_array_file, metavar="FILE", help="the same, from a file ('-': stdin)")
     p.add_argument("--kwargs", type=json_object, metavar="JSON_OBJECT", help="keyword arguments")
     p.add_argument("--workflow-id", help="the workflow's id (default: a new UUID)")
     p.add_argument("--dedup-id", help="queue deduplication id")
@@ -620,13 +625,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("send", cmd_send, "Send a message to a workflow (it receives it with DBOS.recv).")
     p.add_argument("workflow_id", metavar="WORKFLOW_ID")
-    p.add_argument("message", nargs="?", type=json_value, default=_MISSING, metavar="MESSAGE_JSON", help="the message ('-': stdin)")
-    p.add_argument("--file", type=json_file, default=_MISSING, metavar="FILE", help="read the message from a file ('-': stdin)")
+    p.add_argument("message", nargs="?", type=json_value, default=_MISSING, metavar="MESSAGE_JSON",
+                   help="the message ('-': stdin)")  # fmt: skip
+    p.add_argument("--file", type=json_file, default=_MISSING, metavar="FILE",
+                   help="read the message from a file ('-': stdin)")  # fmt: skip
     p.add_argument("--topic")
     p.add_argument("--idempotency-key", help="deliver once however often this is sent (safe to retry)")
     p.add_argument("--portable", action="store_true", help="write portable JSON instead of pickle")
 
-    p = command("get-event", cmd_get_event, f"Print an event's value; exits {EXIT_TIMEOUT}, printing nothing, if none came.")
+    p = command("get-event", cmd_get_event, f"Print an event's latest value; exits {EXIT_TIMEOUT}, silently, if it has none.")
     p.add_argument("workflow_id", metavar="WORKFLOW_ID")
     p.add_argument("key", metavar="KEY")
     p.add_argument("--timeout", type=non_negative_float, default=60.0, metavar="SECONDS", help="default: 60")
@@ -643,7 +650,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("status", cmd_status, "Print a workflow's status.")
     p.add_argument("workflow_id", metavar="WORKFLOW_ID")
 
-    p = command("result", cmd_result, f"Wait for a workflow's result and print it; exits {EXIT_WORKFLOW_FAILED} if it failed.")
+    p = command("result", cmd_result, f"Print a workflow's result, waiting for it; exits {EXIT_WORKFLOW_FAILED} if it failed.")
     p.add_argument("workflow_id", metavar="WORKFLOW_ID")
     p.add_argument("--timeout", type=non_negative_float, metavar="SECONDS", help="default: wait forever")
 
@@ -699,6 +706,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     url = args.url or os.environ.get(URL_ENV)
     if not url:
         parser.error(f"no database URL: pass --url or set {URL_ENV}")
+    handlers = _start_logging(args.verbose)
     try:
         with DBOSClient(system_database_url=url, dbos_system_schema=args.schema) as client:
             return int(args.run(client, args))
@@ -712,6 +720,47 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Exception as exc:
         print(f"{PROG}: {_message(exc)}", file=sys.stderr, flush=True)
         return exit_code_for(exc)
+    finally:
+        _stop_logging(handlers)
+
+
+class _OneLine(logging.Formatter):
+    """``dbos-client: warning: <message>``: one line, like the errors, and no traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{PROG}: {record.levelname.lower()}: {' '.join(record.getMessage().split())}"
+
+
+def _start_logging(verbose: bool) -> list[tuple[logging.Logger, logging.Handler, int]]:
+    """Route library logging to stderr the CLI's way; returns what to undo.
+
+    By default the client's warnings (a retry, an unknown queue) are shown, one line
+    each, and psycopg's pool is silenced: its connection errors are multi-line and the
+    final error message already says why the database could not be reached.
+    ``--verbose`` shows everything, with times, the way a bug report needs it.
+    """
+    if verbose:
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        plan = [("dbos_client", handler, logging.DEBUG), ("psycopg", handler, logging.DEBUG)]
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_OneLine())
+        # A NullHandler stops logging's last-resort handler from printing psycopg's records.
+        plan = [("dbos_client", handler, logging.WARNING), ("psycopg", logging.NullHandler(), logging.WARNING)]
+    undo = []
+    for name, h, level in plan:
+        logger = logging.getLogger(name)
+        undo.append((logger, h, logger.level))
+        logger.addHandler(h)
+        logger.setLevel(level)
+    return undo
+
+
+def _stop_logging(undo: list[tuple[logging.Logger, logging.Handler, int]]) -> None:
+    for logger, handler, level in undo:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _message(exc: BaseException) -> str:

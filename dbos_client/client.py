@@ -555,7 +555,8 @@ class DBOSClient(ClientBase):
                     raise
                 logger.warning("system database call failed (%s); retrying", type(exc).__name__)
             # Tenacity only from the second attempt on: a statement that succeeds costs nothing more.
-            return retrying(self._retry_policy, deadline=query.deadline, attempts_made=1)(
+            # Its stop is the absolute limit fixed before the first attempt, which the budget counts.
+            return retrying(self._retry_policy, deadline=limit, attempts_made=1)(
                 self._execute_once, query, limit
             )
         except SCHEMA_CHANGED as exc:

@@ -396,7 +396,8 @@ class AsyncDBOSClient(ClientBase):
                 if not is_transient(exc) or self._retry_policy.max_attempts == 1:
                     raise
                 logger.warning("system database call failed (%s); retrying", type(exc).__name__)
-            retry = retrying(self._retry_policy, deadline=query.deadline, attempts_made=1, asynchronous=True)
+            # Its stop is the absolute limit fixed before the first attempt, which the budget counts.
+            retry = retrying(self._retry_policy, deadline=limit, attempts_made=1, asynchronous=True)
             return await retry(self._execute_once, query, limit)
         except SCHEMA_CHANGED as exc:
             raise self._schema_changed(exc) from exc

@@ -171,3 +171,16 @@ def test_survives_a_server_restart() -> None:
                 assert results == ["after restart"]
         finally:
             app.stop()
+
+
+def test_the_retry_budget_counts_the_first_attempt() -> None:
+    """budget_seconds bounds the whole call, first attempt included (found overrun: 24 s for 12)."""
+    client = DBOSClient(
+        system_database_url="postgresql://postgres@127.0.0.1:1/nowhere",
+        retry_policy=RetryPolicy(max_attempts=None, budget_seconds=4),
+    )
+    start = time.monotonic()
+    with pytest.raises(DatabaseUnavailableError):
+        client.retrieve_workflow("wf")
+    client.close()
+    assert time.monotonic() - start < 6.5
