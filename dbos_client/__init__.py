@@ -16,8 +16,10 @@ from ._serialization import (
     WorkflowSerializationFormat,
 )
 from ._version import __version__
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
 from .client import DBOSClient, WorkflowHandle
-from .client_async import AsyncDBOSClient, AsyncWorkflowHandle
 from .errors import (
     DatabaseUnavailableError,
     DBOSClientError,
@@ -35,6 +37,25 @@ from .errors import (
     WorkflowNotFoundError,
 )
 from .models import EnqueueOptions, ListWorkflowsFilters, PollPolicy, RetryPolicy, WorkflowStatus, WorkflowStatusString
+
+if _TYPE_CHECKING:
+    from .client_async import AsyncDBOSClient, AsyncWorkflowHandle
+
+#: Public names loaded on first access (PEP 562): a sync script does not pay for asyncio code.
+_LAZY = ("AsyncDBOSClient", "AsyncWorkflowHandle")
+
+
+def __getattr__(name: str) -> _Any:
+    if name in _LAZY:
+        from . import client_async
+
+        return getattr(client_async, name)
+    raise AttributeError(f"module 'dbos_client' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "__version__",

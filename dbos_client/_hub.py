@@ -19,13 +19,13 @@ import logging
 import random
 import threading
 import time
-import uuid
 from collections import defaultdict
 from typing import Any, Callable, Optional
 
 import psycopg
 from psycopg import sql
 
+from ._options import new_id
 from ._wait import CHANNELS, Check
 from .models import PollPolicy
 
@@ -111,7 +111,7 @@ class WaitHub:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._listening = False
-        self._selftest_channel = f"dbos_client_selftest_{uuid.uuid4().hex[:12]}"
+        self._selftest_channel = f"dbos_client_selftest_{new_id().replace('-', '')[:12]}"
         self._selftest_ok = False
         self._distrust_until = 0.0
         self._listener_conn: Optional[psycopg.Connection[Any]] = None

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import Any, Generator, Literal, Optional, TypeVar, Union
 
 from psycopg import errors as pgerr
 from psycopg import sql
 
-from ._options import EnqueueRequest
+from ._options import EnqueueRequest, new_id
 from ._schema import DETECT, SchemaInfo, migration_version_query, parse_detection
 from ._serialization import Codec, is_stream_closed
 from ._sql import NULL_TOPIC, Queries
@@ -174,7 +173,7 @@ def _check_reuse(req: EnqueueRequest, name: str, class_name: Any, config_name: A
 
 def send(q: Queries, destination_id: str, text: str, tag: str, topic: Optional[str], idempotency_key: Optional[str]) -> Op[None]:
     # The id is fixed before the first attempt, so a retry after a lost commit is a no-op.
-    message_id = f"{idempotency_key}::{destination_id}" if idempotency_key is not None else str(uuid.uuid4())
+    message_id = f"{idempotency_key}::{destination_id}" if idempotency_key is not None else new_id()
     params: list[Any] = [destination_id, topic if topic is not None else NULL_TOPIC, text, message_id]
     if q.send_has_serialization:
         params.append(tag)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
@@ -51,6 +50,14 @@ class EnqueueRequest:
     deduplication_id: Optional[str]
     reject_existing_id: bool
     return_existing_on_dedup: bool
+
+
+def new_id() -> str:
+    """A random uuid4 string, as DBOS generates ids. uuid is imported on first use: it
+    pulls in platform, which a script that only reads never needs."""
+    import uuid
+
+    return str(uuid.uuid4())
 
 
 def require_text(value: Any, what: str) -> str:
@@ -110,7 +117,7 @@ def build_enqueue(
         raise InvalidArgumentError("enqueue options need a 'queue_name'")
     workflow_name = require_text(options["workflow_name"], "workflow_name")
     queue_name = require_text(options["queue_name"], "queue_name")
-    workflow_id = optional_text(options.get("workflow_id"), "workflow_id") or str(uuid.uuid4())
+    workflow_id = optional_text(options.get("workflow_id"), "workflow_id") or new_id()
     class_name = optional_text(options.get("class_name"), "class_name")
     instance_name = optional_text(options.get("instance_name"), "instance_name")
     app_version = optional_text(options.get("app_version"), "app_version")
@@ -179,7 +186,7 @@ def build_enqueue(
         "application_name": application_name,
         "queue_partition_key": partition_key,
         # Generated once, so a retried insert recognizes the row it already committed.
-        "creator_xid": str(uuid.uuid4()),
+        "creator_xid": new_id(),
         "attributes": attributes,
         "inputs": inputs,
     }

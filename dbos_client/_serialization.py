@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import enum
 import json
-import pickle
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,9 +49,13 @@ class DefaultSerializer(Serializer):
     """base64-encoded pickle, tagged ``py_pickle``: what a DBOS Python app writes by default."""
 
     def serialize(self, data: Any) -> str:
+        import pickle  # on first use: a portable-JSON-only client never loads it
+
         return base64.b64encode(pickle.dumps(data)).decode("ascii")
 
     def deserialize(self, serialized_data: str) -> Any:
+        import pickle
+
         return pickle.loads(base64.b64decode(serialized_data))
 
     def name(self) -> str:

@@ -25,7 +25,8 @@ def test_all_matches_the_public_names() -> None:
         name
         for name, obj in vars(dbos_client).items()
         if not name.startswith("_") and not isinstance(obj, types.ModuleType)
-    }
+    } | set(dbos_client._LAZY)  # loaded on first access (PEP 562)
+    assert set(dbos_client._LAZY) <= set(dir(dbos_client))
     assert set(dbos_client.__all__) == public | {"__version__"}
     assert len(dbos_client.__all__) == len(set(dbos_client.__all__))
 
