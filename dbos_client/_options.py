@@ -74,6 +74,16 @@ def optional_text(value: Any, what: str) -> Optional[str]:
     return None if value is None else require_text(value, what)
 
 
+def check_keys(given: Mapping[str, Any], known: frozenset[str], unsupported: Mapping[str, str], what: str) -> None:
+    """Refuse unknown keys, and known ones this client cannot honour, rather than ignore them."""
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise InvalidArgumentError(f"unknown {what}(s): {', '.join(map(repr, unknown))}")
+    for key, why in unsupported.items():
+        if given.get(key) is not None:
+            raise InvalidArgumentError(f"{what} {key!r} is not supported: {why}")
+
+
 def check_timeout(value: Any, what: str = "timeout_seconds", allow_none: bool = True) -> Optional[float]:
     if value is None:
         if allow_none:
@@ -105,12 +115,7 @@ def build_enqueue(
 ) -> EnqueueRequest:
     if not isinstance(options, Mapping):
         raise InvalidArgumentError(f"enqueue options must be a dict, got {type(options).__name__}")
-    unknown = sorted(set(options) - _KNOWN_KEYS)
-    if unknown:
-        raise InvalidArgumentError(f"unknown enqueue option(s): {', '.join(map(repr, unknown))}")
-    for key, why in _UNSUPPORTED_KEYS.items():
-        if options.get(key) is not None:
-            raise InvalidArgumentError(f"enqueue option {key!r} is not supported: {why}")
+    check_keys(options, _KNOWN_KEYS, _UNSUPPORTED_KEYS, "enqueue option")
     if "workflow_name" not in options:
         raise InvalidArgumentError("enqueue options need a 'workflow_name'")
     if "queue_name" not in options:
@@ -298,12 +303,7 @@ _LIST_KEYS = frozenset(LIST_COLUMNS) | frozenset(LIST_TIMES) | frozenset(_LIST_U
 
 
 def build_list_filters(filters: Mapping[str, Any], *, queues_only: bool = False) -> ListFilters:
-    unknown = sorted(set(filters) - _LIST_KEYS)
-    if unknown:
-        raise InvalidArgumentError(f"unknown list_workflows filter(s): {', '.join(map(repr, unknown))}")
-    for key, why in _LIST_UNSUPPORTED.items():
-        if filters.get(key) is not None:
-            raise InvalidArgumentError(f"list filter {key!r} is not supported: {why}")
+    check_keys(filters, _LIST_KEYS, _LIST_UNSUPPORTED, "list_workflows filter")
     values = {k: _as_text_list(v, k) for k, v in filters.items() if k in LIST_COLUMNS and v is not None}
     if "workflow_ids" in filters and filters["workflow_ids"] is not None and not values.get("workflow_ids"):
         raise InvalidArgumentError("workflow_ids must list at least one id")
