@@ -7,7 +7,7 @@ own way (threads and blocking sockets, or asyncio and psycopg's async connection
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import psycopg
 
@@ -18,6 +18,9 @@ from ._options import optional_text, require_text
 from ._serialization import Codec
 from .errors import InvalidArgumentError
 from .models import PollPolicy, RetryPolicy
+
+if TYPE_CHECKING:
+    from ._sqlite import SqliteDriver
 
 #: Waits share one poller and one listener, so even many concurrent waits need few
 #: connections: 2 in the pool plus the listener's is the most an idle client holds.
@@ -68,8 +71,17 @@ class ClientBase:
             schema_name=require_text(dbos_system_schema or "dbos", "dbos_system_schema"),
             database=self._config.database,
             application_name=optional_text(application_name, "application_name"),
+            dialect=self._config.dialect,
         )
         self._closed = False
+        #: SQLite files are read through the stdlib driver instead of a psycopg pool.
+        self._sqlite: Optional["SqliteDriver"] = None
+        if self._config.sqlite_path is not None:
+            from ._sqlite import SqliteDriver
+
+            self._sqlite = SqliteDriver(self._config.sqlite_path, self._config.display_url, max_idle=pool_size)
+            # No NOTIFY in SQLite: the shared poller alone wakes waits, gated on commits.
+            self._poll_policy = dataclasses.replace(self._poll_policy, use_notifications=False)
         self._last_connect_error: Optional[BaseException] = None
         # Kept so DBOSClient can build its async twin with the very same settings.
         self._settings = dict(

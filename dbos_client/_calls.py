@@ -49,6 +49,8 @@ class ClientCore:
     schema_name: str
     database: str
     application_name: Optional[str]
+    #: "postgresql" or "sqlite": which statements the schema's Queries are written in.
+    dialect: str = "postgresql"
     warned_queues: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -73,8 +75,8 @@ def _with_queries(deadline: Optional[float], make: Callable[[Queries], Op[Any]])
 
 
 def detect_schema(core: ClientCore, deadline: Optional[float]) -> Op[Queries]:
-    info = yield from _ops.detect_schema(core.schema_name, core.database, deadline)
-    return Queries(info)
+    info = yield from _ops.detect_schema(core.schema_name, core.database, deadline, core.dialect)
+    return Queries(info, core.dialect)
 
 
 def deadline_for(timeout_seconds: Any, polling_interval_sec: Any = None, allow_none: bool = True) -> Deadline:

@@ -50,6 +50,9 @@ class DatabaseConfig:
     listener_conninfo: str
     display_url: str
     database: str
+    #: "postgresql", or "sqlite" (then ``sqlite_path`` is the file and conninfo is empty).
+    dialect: str = "postgresql"
+    sqlite_path: Optional[str] = None
 
     def __repr__(self) -> str:
         return f"DatabaseConfig({self.display_url!r})"
@@ -73,9 +76,11 @@ def resolve(url: Optional[str]) -> DatabaseConfig:
     # SQLAlchemy-style URLs (postgresql+psycopg://) are what DBOS users have: accept them.
     base_scheme = scheme.split("+", 1)[0].lower()
     if base_scheme == "sqlite":
-        raise InvalidArgumentError("SQLite system databases are not supported yet; use a Postgres URL")
+        return _resolve_sqlite(url, rest)
     if base_scheme not in _POSTGRES_SCHEMES:
-        raise InvalidArgumentError(f"system_database_url must be a postgresql:// URL, got scheme {scheme!r}")
+        raise InvalidArgumentError(
+            f"system_database_url must be a postgresql:// or sqlite:/// URL, got scheme {scheme!r}"
+        )
     libpq_url = f"postgresql://{rest}"
     try:
         params = conninfo_to_dict(libpq_url)
@@ -95,4 +100,24 @@ def resolve(url: Optional[str]) -> DatabaseConfig:
         listener_conninfo=listener_conninfo,
         display_url=redact(f"{base_scheme}://{rest}"),
         database=database,
+    )
+
+
+def _resolve_sqlite(url: str, rest: str) -> DatabaseConfig:
+    """``sqlite:///relative/path`` or ``sqlite:////absolute/path``, as SQLAlchemy and DBOS read them."""
+    url = redact(url)  # a malformed one may still carry a user:password part
+    if "?" in rest:
+        raise InvalidArgumentError(
+            f"system_database_url {url!r} has query parameters; a SQLite URL takes none (sqlite:///path/to/app.sqlite)"
+        )
+    host, slash, path = rest.partition("/")
+    if host or not slash:
+        raise InvalidArgumentError(f"system_database_url {url!r} must look like sqlite:///path/to/app.sqlite (three slashes)")
+    if not path or path == ":memory:" or path.startswith("file:"):
+        # An in-memory database lives in one process: the application's workflows cannot be in it.
+        raise InvalidArgumentError(
+            f"system_database_url {url!r} names no file; give the SQLite file the DBOS application uses"
+        )
+    return DatabaseConfig(
+        conninfo="", listener_conninfo="", display_url=url, database=path, dialect="sqlite", sqlite_path=path
     )

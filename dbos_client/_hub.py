@@ -94,12 +94,16 @@ class WaitHub:
         notify: Optional[Callable[[str], None]],
         policy: PollPolicy,
         app_notifies: bool,
+        changed: Optional[Callable[[], bool]] = None,
     ) -> None:
         self._listener_conninfo = listener_conninfo
         self._ready_query = ready_query
         self._run_query = run_query
         self._notify = notify
         self._policy = policy
+        #: Where the database can tell cheaply whether anything was committed since the
+        #: last tick (SQLite's data_version), the poller skips its query when nothing was.
+        self._changed = changed
         # Without the notifications trigger the database was created with
         # use_listen_notify=False, and the application publishes no NOTIFY at all.
         self._app_notifies = app_notifies and policy.use_notifications
@@ -255,6 +259,11 @@ class WaitHub:
                 logger.warning("the shared poller's check failed; retrying next tick", exc_info=True)
 
     def _poll_once(self) -> None:
+        # Asked before the waiters are listed: a commit after this answer is seen next
+        # tick, and every waiter listed below has read after subscribing, so nothing
+        # committed before this answer can be one it has not seen.
+        if self._changed is not None and not self._changed():
+            return
         with self._lock:
             waiting = [w for w in self._waiters if w.waiting]
         if not waiting:

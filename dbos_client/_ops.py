@@ -7,8 +7,9 @@ An operation yields actions and receives their results:
   * ``Wait``: block until the check may be satisfied (a notification, or the shared
     poller), or the deadline; the op then re-reads, since the table is the truth;
   * ``Emit``: hand one value to the caller (read_stream only).
-A psycopg error from a Query is thrown back into the generator, so the operation that
-knows what a foreign-key violation means is the one that translates it.
+A database error from a Query is thrown back into the generator, so the operation that
+knows what a foreign-key violation means is the one that translates it. Postgres raises
+psycopg's classes; the SQLite driver raises the two below in their place.
 """
 
 from __future__ import annotations
@@ -74,14 +75,46 @@ class Emit:
 
 
 Action = Union[Query, Subscribe, Wait, Emit]
+
+
+class ConstraintViolation(Exception):
+    """A constraint refused a write on SQLite (psycopg raises its own classes on Postgres)."""
+
+    def __init__(self, message: str, constraint_name: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.constraint_name = constraint_name
+
+
+class ForeignKeyViolation(ConstraintViolation):
+    pass
+
+
+class UniqueViolation(ConstraintViolation):
+    pass
+
+
+def _constraint_name(exc: Exception) -> Optional[str]:
+    if isinstance(exc, ConstraintViolation):
+        return exc.constraint_name
+    return getattr(getattr(exc, "diag", None), "constraint_name", None)
 T = TypeVar("T")
 Op = Generator[Action, Any, T]
 
 
-def detect_schema(schema: str, database: str, deadline: Optional[float] = None) -> Op[SchemaInfo]:
-    row = yield Query(DETECT, {"schema": schema}, fetch="one", deadline=deadline)
+def detect_schema(schema: str, database: str, deadline: Optional[float] = None, dialect: str = "postgresql") -> Op[SchemaInfo]:
+    if dialect == "sqlite":
+        from . import _sql_sqlite as lite
+
+        # A SQLite file has no schemas: the tables are the file's own ("main").
+        schema, detect, version_query = lite.SCHEMA, lite.DETECT, lite.MIGRATION_VERSION
+    else:
+        detect, version_query = DETECT, None
+    row = yield Query(detect, {"schema": schema}, fetch="one", deadline=deadline)
     info = parse_detection(schema, database, row[0], row[1])
-    version_query = migration_version_query(info)
+    if version_query is None:
+        version_query = migration_version_query(info)
+    elif not info.has("dbos_migrations", "version"):
+        version_query = None
     if version_query is not None:
         version = yield Query(version_query, fetch="one", deadline=deadline)
         info = SchemaInfo(info.schema, info.tables, info.notifications_trigger, version[0] if version else None)
@@ -102,9 +135,7 @@ def enqueue(q: Queries, req: EnqueueRequest) -> Op[EnqueueOutcome]:
     params["inputs"] = req.inputs
     params["delay_ms"] = req.delay_ms
     if "attributes" in params:
-        from psycopg.types.json import Jsonb
-
-        params["attributes"] = Jsonb(params["attributes"])
+        params["attributes"] = q.json_param(params["attributes"])
     if req.delay_ms is not None and not info.has("workflow_status", "delay_until_epoch_ms"):
         from .errors import InvalidArgumentError
 
@@ -113,9 +144,8 @@ def enqueue(q: Queries, req: EnqueueRequest) -> Op[EnqueueOutcome]:
     for _ in range(5):
         try:
             row = yield Query(q.enqueue, params, fetch="one")
-        except pgerr.UniqueViolation as exc:
-            constraint = getattr(exc.diag, "constraint_name", None)
-            if constraint not in _DEDUP_CONSTRAINTS:
+        except (pgerr.UniqueViolation, UniqueViolation) as exc:
+            if _constraint_name(exc) not in _DEDUP_CONSTRAINTS:
                 raise
             if not req.return_existing_on_dedup:
                 raise DeduplicatedError(
@@ -179,7 +209,7 @@ def send(q: Queries, destination_id: str, text: str, tag: str, topic: Optional[s
         params.append(tag)
     try:
         yield Query(q.send, params, fetch="none")
-    except pgerr.ForeignKeyViolation:
+    except (pgerr.ForeignKeyViolation, ForeignKeyViolation):
         raise WorkflowNotFoundError(destination_id, "send destination") from None
 
 
@@ -297,6 +327,8 @@ def status_from_row(q: Queries, codec: Codec, row: Any) -> WorkflowStatus:
     wid = f["workflow_uuid"]
     roles = f["authenticated_roles"]
     attributes = f["attributes"]
+    if isinstance(attributes, str):  # SQLite keeps JSON as text
+        attributes = _lenient(lambda: json.loads(attributes), None)
     return WorkflowStatus(
         workflow_id=wid,
         status=f["status"],

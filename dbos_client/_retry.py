@@ -1,7 +1,7 @@
 """Which database failures are worth retrying, and the one tenacity policy that retries them.
 
-The predicate is pure and classifies by exception class and SQLSTATE, never by message
-text. The builder is used only by the shells, around one whole statement, and only after
+The predicate is pure and classifies by exception class and SQLSTATE (SQLite: its
+error code), never by message text where a code exists. The builder is used only by the shells, around one whole statement, and only after
 a first attempt failed: tenacity (and psycopg_pool) are imported on that path, not at
 ``import dbos_client``.
 """
@@ -43,6 +43,10 @@ def is_transient(exc: BaseException) -> bool:
     """True for failures that a fresh attempt on a fresh connection may not hit again."""
     if type(exc).__name__ == "PoolTimeout" and type(exc).__module__.startswith("psycopg_pool"):
         return True  # no healthy connection could be had in time (psycopg_pool is imported lazily)
+    if type(exc).__module__ == "sqlite3":
+        from ._sqlite import is_busy  # only a SQLite client ever raises these
+
+        return is_busy(exc)
     if not isinstance(exc, psycopg.Error):
         return False
     sqlstate = exc.sqlstate

@@ -22,7 +22,7 @@ from . import _calls
 from ._base import SCHEMA_CHANGED, ClientBase, OpState, recording_connection_class
 from ._calls import NeedQueries
 from ._hub import WaitHub
-from ._ops import Emit, Op, Query, Subscribe, Wait
+from ._ops import ConstraintViolation, Emit, Op, Query, Subscribe, Wait
 from ._retry import is_transient, retrying
 from ._schema import SchemaInfo
 from ._serialization import FormatChoice
@@ -148,6 +148,8 @@ class DBOSClient(ClientBase):
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
+        if self._sqlite is not None:
+            self._sqlite.close()
         if twin is not None:
             twin._close_from_sync()
 
@@ -529,7 +531,7 @@ class DBOSClient(ClientBase):
         if isinstance(action, Query):
             try:
                 return self._execute(action), None
-            except psycopg.Error as exc:
+            except (psycopg.Error, ConstraintViolation) as exc:
                 return None, exc
         if isinstance(action, NeedQueries):
             return self._queries(action.deadline), None
@@ -567,6 +569,8 @@ class DBOSClient(ClientBase):
             raise self._unavailable(exc) from exc
 
     def _execute_once(self, query: Query, limit: Optional[float]) -> Any:
+        if self._sqlite is not None:
+            return self._sqlite.execute(query, limit)
         pool = self._get_pool()
         try:
             with pool.connection(timeout=self._connect_wait(limit, time.monotonic())) as conn:
@@ -625,6 +629,7 @@ class DBOSClient(ClientBase):
                     notify=self._notify_once,
                     policy=self._poll_policy,
                     app_notifies=q.info.notifications_trigger,
+                    changed=self._sqlite.changed if self._sqlite is not None else None,
                 )
             return self._hub
 

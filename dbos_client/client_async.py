@@ -22,7 +22,7 @@ from . import _calls
 from ._base import SCHEMA_CHANGED, ClientBase, OpState, recording_connection_class
 from ._calls import NeedQueries
 from ._hub import AsyncWaiter, WaitHub
-from ._ops import Emit, Op, Query, Subscribe, Wait
+from ._ops import ConstraintViolation, Emit, Op, Query, Subscribe, Wait
 from ._retry import is_transient, retrying
 from ._schema import SchemaInfo
 from ._serialization import FormatChoice
@@ -130,6 +130,8 @@ class AsyncDBOSClient(ClientBase):
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
+        if self._sqlite is not None:
+            self._sqlite.close()
 
     async def destroy(self) -> None:
         """Same as ``close()``."""
@@ -147,6 +149,8 @@ class AsyncDBOSClient(ClientBase):
         hub, self._hub = self._hub, None
         if hub is not None:
             hub.close()
+        if self._sqlite is not None:
+            self._sqlite.close()
         pool, self._pool = self._pool, None
         loop = self._loop
         if pool is None or loop is None or loop.is_closed():
@@ -329,7 +333,7 @@ class AsyncDBOSClient(ClientBase):
         if isinstance(action, Query):
             try:
                 return await self._execute(action), None
-            except psycopg.Error as exc:
+            except (psycopg.Error, ConstraintViolation) as exc:
                 return None, exc
         if isinstance(action, NeedQueries):
             return await self._queries(action.deadline), None
@@ -407,6 +411,10 @@ class AsyncDBOSClient(ClientBase):
             raise self._unavailable(exc) from exc
 
     async def _execute_once(self, query: Query, limit: Optional[float]) -> Any:
+        if self._sqlite is not None:
+            self._bind_loop()
+            # sqlite3 blocks: a worker thread runs the statement, the loop stays free.
+            return await asyncio.get_running_loop().run_in_executor(None, self._sqlite.execute, query, limit)
         pool = await self._get_pool()
         try:
             async with pool.connection(timeout=self._connect_wait(limit, time.monotonic())) as conn:
@@ -464,7 +472,11 @@ class AsyncDBOSClient(ClientBase):
             raise DBOSClientError("this AsyncDBOSClient is closed")
         if self._hub is None:
 
+            sqlite = self._sqlite
+
             def run_query(statement: Any, params: Any) -> Any:
+                if sqlite is not None:
+                    return sqlite.execute(Query(statement, params), None)  # the poller's own thread will do
                 # The poller thread borrows the client's loop and pool for its one query per tick.
                 future = asyncio.run_coroutine_threadsafe(self._execute(Query(statement, params)), loop)
                 return future.result(_POLLER_QUERY_TIMEOUT)
@@ -476,6 +488,7 @@ class AsyncDBOSClient(ClientBase):
                 notify=None,  # close() wakes the listener itself, without blocking the loop
                 policy=self._poll_policy,
                 app_notifies=q.info.notifications_trigger,
+                changed=sqlite.changed if sqlite is not None else None,
             )
         return self._hub
 

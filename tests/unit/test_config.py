@@ -58,11 +58,30 @@ def test_non_string_or_empty_url(url: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "url",
-    ["sqlite:///dbos.sqlite", "sqlite:///:memory:", "sqlite+aiosqlite:///x.db", "SQLITE:///x.db"],
+    "url, path",
+    [
+        ("sqlite:///dbos.sqlite", "dbos.sqlite"),
+        ("sqlite:////tmp/app dir/x.db", "/tmp/app dir/x.db"),
+        ("sqlite+pysqlite:///x.db", "x.db"),
+        ("SQLITE:///x.db", "x.db"),
+    ],
 )
-def test_sqlite_is_rejected(url: str) -> None:
-    with pytest.raises(InvalidArgumentError, match="SQLite"):
+def test_sqlite_file_urls(url: str, path: str) -> None:
+    cfg = resolve(url)
+    assert (cfg.dialect, cfg.sqlite_path, cfg.display_url) == ("sqlite", path, url)
+
+
+@pytest.mark.parametrize(
+    "url, problem",
+    [
+        ("sqlite:///:memory:", "names no file"),
+        ("sqlite://", "three slashes"),
+        ("sqlite://host/x.db", "three slashes"),
+        ("sqlite:///x.db?timeout=5", "query parameters"),
+    ],
+)
+def test_sqlite_urls_that_name_no_shared_file(url: str, problem: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=problem):
         resolve(url)
 
 

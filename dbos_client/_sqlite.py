@@ -1,0 +1,208 @@
+"""The SQLite driver: runs the client's statements on a DBOS application's SQLite file.
+
+Python's own ``sqlite3``, no other dependency. Both shells use it: ``DBOSClient`` calls
+it directly, ``AsyncDBOSClient`` in a worker thread (sqlite3 has no async API, and a
+local file answers in microseconds, so a thread per call in flight is cheap).
+
+What a DBOS SQLite file needs from every connection, as the runtime does it:
+* ``PRAGMA foreign_keys=ON``: off by default, and then a send to a workflow that does
+  not exist would be accepted silently instead of refused;
+* a busy timeout: the application writes under ``BEGIN IMMEDIATE`` and the file is in
+  rollback-journal mode, so a read can meet a lock. Each attempt waits for the lock at
+  most until the caller's deadline (and never more than ``_MAX_BUSY_WAIT``); the shell's
+  retry policy then decides, within the same deadline, whether to try again.
+The file is opened read-write but never created: a missing file is an error, not a new
+empty database, and the client never changes the journal mode or the schema.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from ._ops import ForeignKeyViolation, Query, UniqueViolation
+from ._sql_sqlite import Script, bind, render
+from .errors import DatabaseUnavailableError, SchemaError
+
+#: Longest one attempt waits for a lock before the retry policy gets a say.
+_MAX_BUSY_WAIT = 5.0
+#: Even a call at its deadline gets this long for a lock, for its final read.
+_MIN_BUSY_WAIT = 0.05
+_DEDUP_COLUMNS = "workflow_status.queue_name, workflow_status.deduplication_id"
+
+
+class _Connection(sqlite3.Connection):
+    #: The busy timeout last set on this connection, so it is set only when it changes.
+    busy_ms = 0
+
+
+class SqliteDriver:
+    """Connections to one SQLite file, and the statements run on them. Thread-safe."""
+
+    def __init__(self, path: str, display_url: str, max_idle: int) -> None:
+        self._path = path
+        self._display_url = display_url
+        self._max_idle = max_idle
+        self._idle: list[_Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._watch: Optional[_Connection] = None
+        self._seen_version: Optional[int] = None
+        self._rendered: dict[str, str] = {}
+
+    # -- connections -----------------------------------------------------------------
+
+    def _connect(self) -> _Connection:
+        if not os.path.exists(self._path):
+            raise SchemaError(
+                f"there is no SQLite system database at {self._display_url}: start the DBOS application "
+                "first (this client never creates or migrates it)"
+            )
+        uri = Path(self._path).absolute().as_uri() + "?mode=rw"
+        try:
+            # isolation_level=None: autocommit; scripts open their own transaction.
+            conn = sqlite3.connect(
+                uri, uri=True, isolation_level=None, check_same_thread=False, timeout=_MAX_BUSY_WAIT, factory=_Connection
+            )
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            raise DatabaseUnavailableError(
+                f"cannot open the SQLite system database at {self._display_url}: {exc}", url=self._display_url
+            ) from exc
+        conn.busy_ms = int(_MAX_BUSY_WAIT * 1000)
+        return conn
+
+    def _acquire(self) -> _Connection:
+        with self._lock:
+            if self._closed:
+                from .errors import DBOSClientError
+
+                raise DBOSClientError("this client is closed")
+            if self._idle:
+                return self._idle.pop()
+        return self._connect()
+
+    def _release(self, conn: _Connection, broken: bool) -> None:
+        with self._lock:
+            if not broken and not self._closed and len(self._idle) < self._max_idle:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            watch, self._watch = self._watch, None
+        for conn in idle:
+            conn.close()
+        if watch is not None:
+            watch.close()
+
+    # -- statements ------------------------------------------------------------------
+
+    def execute(self, query: Query, limit: Optional[float]) -> Any:
+        """Run one Query (a statement or a Script); a lock is waited for until ``limit`` at most."""
+        conn = self._acquire()
+        broken = False
+        try:
+            _set_busy_wait(conn, limit)
+            try:
+                if isinstance(query.statement, Script):
+                    rows = self._run_script(conn, query.statement, bind(query.params))
+                else:
+                    cur = conn.execute(self._sql(query.statement), bind(query.params))
+                    if query.fetch == "none":
+                        return None
+                    rows = cur.fetchall()
+            except sqlite3.IntegrityError as exc:
+                raise _constraint(exc) from exc
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc) or "no such column" in str(exc):
+                    raise SchemaError(f"the DBOS tables in {self._display_url} changed under this client ({exc})") from exc
+                raise
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise
+                broken = True
+                raise SchemaError(f"{self._display_url} is not a usable SQLite database ({exc})") from exc
+        except BaseException:
+            broken = broken or conn.in_transaction
+            raise
+        finally:
+            self._release(conn, broken)
+        if query.fetch == "one":
+            return rows[0] if rows else None
+        return rows
+
+    def _sql(self, statement: Any) -> str:
+        text = self._rendered.get(statement) if isinstance(statement, str) else None
+        if text is None:
+            text = render(statement)
+            if isinstance(statement, str):
+                self._rendered[statement] = text
+        return text
+
+    @staticmethod
+    def _run_script(conn: sqlite3.Connection, script: Script, params: Any) -> list[Any]:
+        if not script.write:
+            return script.run(conn, params)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = script.run(conn, params)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return rows
+
+    # -- the poller's gate -----------------------------------------------------------
+
+    def changed(self) -> bool:
+        """True if any other connection committed to the file since the last call.
+
+        ``PRAGMA data_version`` on a connection of its own costs no table read, so the
+        shared poller asks this every tick and runs its query only after a commit: an
+        idle client with waiting calls reads nothing. Called from the poller thread only.
+        """
+        try:
+            if self._watch is None:
+                self._watch = self._connect()
+            version = self._watch.execute("PRAGMA data_version").fetchone()[0]
+        except Exception:  # noqa: BLE001 - when unsure, let the poller look
+            return True
+        changed = version != self._seen_version
+        self._seen_version = version
+        return changed
+
+
+def _set_busy_wait(conn: _Connection, limit: Optional[float]) -> None:
+    wait = _MAX_BUSY_WAIT if limit is None else min(_MAX_BUSY_WAIT, max(_MIN_BUSY_WAIT, limit - time.monotonic()))
+    ms = int(wait * 1000)
+    if ms != conn.busy_ms:
+        conn.execute(f"PRAGMA busy_timeout={ms}")
+        conn.busy_ms = ms
+
+
+def _constraint(exc: sqlite3.IntegrityError) -> Exception:
+    """SQLite names no constraint, only its columns: map to what the ops understand."""
+    text = str(exc)
+    if "FOREIGN KEY constraint failed" in text:
+        return ForeignKeyViolation(text)
+    if "UNIQUE constraint failed" in text:
+        return UniqueViolation(text, "uq_workflow_status_dedup_id" if _DEDUP_COLUMNS in text else None)
+    return exc
+
+
+def is_busy(exc: BaseException) -> bool:
+    """A lock held by another connection outlasted this attempt's busy timeout."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF in (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (extended codes keep them in the low byte)
+    return "locked" in str(exc) or "busy" in str(exc)
