@@ -110,7 +110,7 @@ def detect_schema(schema: str, database: str, deadline: Optional[float] = None, 
     else:
         detect, version_query = DETECT, None
     row = yield Query(detect, {"schema": schema}, fetch="one", deadline=deadline)
-    info = parse_detection(schema, database, row[0], row[1])
+    info = parse_detection(schema, database, row[0], row[1], sqlite=dialect == "sqlite")
     if version_query is None:
         version_query = migration_version_query(info)
     elif not info.has("dbos_migrations", "version"):

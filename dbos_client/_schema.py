@@ -63,9 +63,16 @@ class SchemaInfo:
         return f"DBOS {self.generation} schema {self.schema!r}{version}"
 
 
-def parse_detection(schema: str, database: str, tables_json: Any, trigger: bool) -> SchemaInfo:
+def parse_detection(schema: str, database: str, tables_json: Any, trigger: bool, sqlite: bool = False) -> SchemaInfo:
     """Turn the DETECT row into a SchemaInfo, refusing what the client cannot use."""
     tables = {name: frozenset(cols) for name, cols in (tables_json or {}).items()}
+    if sqlite and "workflow_status" not in tables:
+        raise SchemaError(
+            f"the SQLite file {database!r} holds no DBOS system database. Point the client at the file "
+            "the DBOS application uses (its system_database_url), and start that application first "
+            "(this client never creates or migrates the tables).",
+            schema=schema,
+        )
     if not tables:
         raise SchemaError(
             f"database {database!r} has no DBOS system schema {schema!r}. Start a DBOS application "

@@ -41,7 +41,7 @@ class Queries:
 
     def __init__(self, info: SchemaInfo, dialect: str = "postgresql") -> None:
         self.info = info
-        self.dialect = dialect
+        self._dialect = dialect
         sqlite = dialect == "sqlite"
         s = sql.Identifier(info.schema)
         ws_cols = info.columns("workflow_status")
@@ -78,6 +78,9 @@ class Queries:
             insert_cols.append("delay_until_epoch_ms")
             delay = cast("%(delay_ms)s", "bigint")
             values.append(sql.SQL("CASE WHEN {d} IS NULL THEN NULL ELSE {now} + {d} END").format(d=delay, now=now_ms))
+        # created_at is the column's default, as the runtime's own inserts leave it. On
+        # SQLite that has whole seconds when the runtime's migrations ran on Python < 3.12;
+        # stamping milliseconds here would put it after a 2.x runtime's updated_at.
         inputs_cte = sql.SQL("")
         if v3:
             inputs_cte = sql.SQL(
@@ -326,7 +329,7 @@ class Queries:
 
     def json_param(self, value: Any) -> Any:
         """A JSON document as this database stores it: jsonb in Postgres, text in SQLite."""
-        if self.dialect == "sqlite":
+        if self._dialect == "sqlite":
             import json
 
             return None if value is None else json.dumps(value)
@@ -339,14 +342,14 @@ class Queries:
         """The statement and parameters for one list_workflows call (filters vary per call)."""
         from ._options import LIST_COLUMNS, LIST_TIMES
 
-        sqlite = self.dialect == "sqlite"
+        sqlite = self._dialect == "sqlite"
         where: list[sql.Composable] = []
         params: dict[str, Any] = {}
         for key, values in f.values.items():
             column = LIST_COLUMNS[key]
             if not self.info.has("workflow_status", column):
                 raise SchemaError(f"filter {key!r} needs workflow_status.{column}, which {self.info.describe()} lacks")
-            where.append(sql.SQL("w.{} {} %({})s{}").format(
+            where.append(sql.SQL("w.{} {}%({})s{}").format(
                 sql.Identifier(column), sql.SQL("IN (SELECT value FROM json_each(") if sqlite else sql.SQL("= ANY("),
                 sql.SQL(key), sql.SQL("))" if sqlite else ")")))  # fmt: skip
             params[key] = list(values)

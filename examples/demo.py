@@ -1,6 +1,8 @@
 """The main demo: a real DBOS app runs a checkout; this script talks to it through dbos_client.
 
-    make demo        # or: python examples/demo.py  (Postgres at 127.0.0.1:5432, or DBOS_SYSTEM_DATABASE_URL)
+    make demo                        # a fresh SQLite file: no database server needed
+    python examples/demo.py --postgres   # a fresh database on the Postgres at 127.0.0.1:5432
+    DBOS_SYSTEM_DATABASE_URL=postgresql://... python examples/demo.py   # any database
 """
 
 import threading
@@ -12,6 +14,7 @@ from dbos_client import DBOSClient, WorkflowCancelledError
 
 def main() -> None:
     with running_shop() as url, DBOSClient(system_database_url=url) as client:
+        print(f"system database: {url.split('://')[0]}")
         # Messages, events and streams, one after the other, as a backend would use them.
         handle = client.enqueue({"queue_name": "orders", "workflow_name": "checkout"}, "A-17", 42.5)
         print(f"enqueued checkout as {handle.workflow_id}")

@@ -1,7 +1,7 @@
 """A small DBOS application for the examples: a checkout workflow on the `orders` queue.
 
 Run it as its own process (the examples start it for you):
-    DBOS_SYSTEM_DATABASE_URL=postgresql://... python examples/shop_app.py
+    DBOS_SYSTEM_DATABASE_URL=sqlite:///shop.sqlite python examples/shop_app.py   (or a postgresql:// URL)
 It prints READY once it is polling its queue, and stops when stdin closes or on SIGTERM.
 Nothing in here is imported by the client side: the client only knows workflow names.
 """
@@ -39,7 +39,12 @@ def slow_report(seconds):
 
 
 def main():
-    DBOS(config=DBOSConfig(name="shop", system_database_url=os.environ["DBOS_SYSTEM_DATABASE_URL"]))
+    DBOS(config=DBOSConfig(
+        name="shop",
+        system_database_url=os.environ["DBOS_SYSTEM_DATABASE_URL"],
+        # On SQLite (no NOTIFY) the app's own recv polls; the default is once a second.
+        notification_listener_polling_interval_sec=0.1,
+    ))  # fmt: skip
     DBOS.launch()
     DBOS.register_queue("orders", polling_interval_sec=0.1)  # 3.x keeps queues in the database
     stop = threading.Event()

@@ -1,12 +1,18 @@
-"""Shared fixtures. Interop fixtures start a real DBOS runtime per version on a fresh database.
+"""Shared fixtures. Interop fixtures start a real DBOS runtime per version and per kind of
+system database (Postgres, SQLite file), on a fresh database each.
 
-Set DBOS_CLIENT_TEST_VERSIONS=3.4.0 to run one runtime only (both by default; CI runs both).
+Set DBOS_CLIENT_TEST_VERSIONS=3.4.0 to run one runtime version only, and
+DBOS_CLIENT_TEST_BACKENDS=sqlite (or postgres) for one kind of database; CI runs all four.
+A test that is about Postgres itself (LISTEN, connection counts, pg_stat_activity) is
+marked ``postgres_only`` and skipped, with that reason, on SQLite.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +29,17 @@ from dbos_client import DBOSClient  # noqa: E402
 ADMIN_URL = os.environ.get("DBOS_CLIENT_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+BACKENDS = ("postgres", "sqlite")
+
+
 def _versions() -> list[str]:
     wanted = os.environ.get("DBOS_CLIENT_TEST_VERSIONS")
     return [v.strip() for v in wanted.split(",")] if wanted else list(VERSIONS)
+
+
+def _backends() -> list[str]:
+    wanted = os.environ.get("DBOS_CLIENT_TEST_BACKENDS")
+    return [b.strip() for b in wanted.split(",")] if wanted else list(BACKENDS)
 
 
 @dataclass
@@ -33,24 +47,56 @@ class Runtime:
     version: str
     url: str
     process: DBOSRuntime
+    backend: str = "postgres"
 
     @property
     def is_v3(self) -> bool:
         return self.version.startswith("3.")
 
+    @property
+    def is_sqlite(self) -> bool:
+        return self.backend == "sqlite"
 
-@pytest.fixture(scope="session", params=_versions())
+
+class SystemDatabase:
+    """A fresh, empty system database of one kind; the DBOS runtime creates its tables."""
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        if backend == "sqlite":
+            self._dir = tempfile.mkdtemp(prefix="dbos_client_sqlite_")
+            self.url = f"sqlite:///{self._dir}/system.sqlite"  # an absolute path: four slashes in all
+        else:
+            self.url = create_database(ADMIN_URL)
+
+    def drop(self) -> None:
+        if self.backend == "sqlite":
+            shutil.rmtree(self._dir, ignore_errors=True)
+        else:
+            drop_database(self.url, ADMIN_URL)
+
+
+@pytest.fixture(scope="session", params=[(v, b) for b in _backends() for v in _versions()], ids=lambda p: f"{p[0]}-{p[1]}")
 def runtime(request: pytest.FixtureRequest) -> Iterator[Runtime]:
     """A real DBOS application (tests/interop/interop_app.py) of one version, on its own database."""
-    version = request.param
-    url = create_database(ADMIN_URL)
-    proc = DBOSRuntime(runtime_python(version), url)
+    version, backend = request.param
+    database = SystemDatabase(backend)
+    proc = DBOSRuntime(runtime_python(version), database.url)
     try:
         proc.start()
-        yield Runtime(version, url, proc)
+        yield Runtime(version, database.url, proc, backend)
     finally:
         proc.stop()
-        drop_database(url, ADMIN_URL)
+        database.drop()
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("postgres_only")
+    if marker is None or "runtime" not in request.fixturenames:
+        return
+    if request.getfixturevalue("runtime").is_sqlite:
+        pytest.skip(f"Postgres only: {marker.args[0] if marker.args else 'about Postgres itself'}")
 
 
 @pytest.fixture

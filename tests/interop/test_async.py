@@ -144,6 +144,7 @@ def test_dedup_cancel_resume(runtime: Runtime, uid: str) -> None:
     run(runtime, scenario)
 
 
+@pytest.mark.postgres_only("counts server connections")
 def test_ten_thousand_concurrent_waits_with_bounded_connections(runtime: Runtime) -> None:
     n = 10_000
 
@@ -171,6 +172,7 @@ def _count_connections(url: str) -> int:
     return int(row[0])
 
 
+@pytest.mark.postgres_only("reads pg_stat_activity")
 def test_cancelled_waits_leave_nothing_behind(runtime: Runtime) -> None:
     async def scenario(c: AsyncDBOSClient) -> None:
         blocked = await c.enqueue({"queue_name": QUEUE, "workflow_name": "stream_after_message"}, "s", "never", 60)
@@ -200,6 +202,7 @@ def test_cancelled_waits_leave_nothing_behind(runtime: Runtime) -> None:
     run(runtime, scenario)
 
 
+@pytest.mark.postgres_only("reads pg_stat_activity")
 def test_cancel_during_a_query_leaves_no_busy_connection(runtime: Runtime) -> None:
     async def scenario(c: AsyncDBOSClient) -> None:
         handle = await c.enqueue({"queue_name": QUEUE, "workflow_name": "set_event_value"}, "k", "x" * 2_000_000)

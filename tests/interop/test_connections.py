@@ -44,6 +44,7 @@ def _eventually(predicate, timeout: float = 10) -> bool:
     return predicate()
 
 
+@pytest.mark.postgres_only("counts server connections")
 def test_one_send_costs_one_connection_and_leaves_no_thread(runtime) -> None:
     with DBOSClient(system_database_url=runtime.url) as setup:
         target = setup.enqueue({"queue_name": UNPOLLED_QUEUE, "workflow_name": "echo"}).workflow_id
@@ -69,12 +70,14 @@ def test_short_lived_script_exits_cleanly(runtime) -> None:
     assert time.monotonic() - start < 10
 
 
+@pytest.mark.postgres_only("counts server connections")
 def test_connections_identify_themselves(runtime, client: DBOSClient) -> None:
     client.check_connection()
     assert _our_connections(runtime.url) >= 1
     assert client.schema_info.is_v3 == runtime.is_v3
 
 
+@pytest.mark.postgres_only("counts server connections")
 def test_concurrent_use_is_bounded_by_the_pool(runtime) -> None:
     with DBOSClient(system_database_url=runtime.url, system_database_pool_size=3) as client:
         handle = client.enqueue({"queue_name": QUEUE, "workflow_name": "set_event_value"}, "k", "v")
@@ -100,6 +103,7 @@ def test_concurrent_use_is_bounded_by_the_pool(runtime) -> None:
         assert peak <= 3
 
 
+@pytest.mark.postgres_only("terminates server sessions")
 def test_lost_connections_are_replaced(runtime, client: DBOSClient) -> None:
     handle = client.enqueue({"queue_name": QUEUE, "workflow_name": "set_event_value"}, "k", 1)
     assert client.get_event(handle.workflow_id, "k", 30) == 1
@@ -143,6 +147,7 @@ def test_database_without_dbos_schema() -> None:
         drop_database(url, ADMIN_URL)
 
 
+@pytest.mark.postgres_only("SQLite files have no schemas")
 def test_wrong_schema_name(runtime) -> None:
     with DBOSClient(system_database_url=runtime.url, dbos_system_schema="not_dbos") as client:
         with pytest.raises(SchemaError, match="not_dbos"):

@@ -13,21 +13,25 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DBOS_IMPORT = "from dbos import DBOSClient"
 
 
-def _run(script: Path) -> str:
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180, cwd=EXAMPLES)
+def _run(script: Path, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=180, cwd=EXAMPLES)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
 
-def test_demo_runs() -> None:
-    out = _run(EXAMPLES / "demo.py")
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_demo_runs(database: str) -> None:
+    # SQLite by default, so a machine with no database server runs it; --postgres for the other.
+    out = _run(EXAMPLES / "demo.py", *(["--postgres"] if database == "postgresql" else []))
+    assert f"system database: {database}" in out
     assert "event payment_id = 'pay-A-17'" in out
     assert "result = {'order_id': 'A-17', 'amount': 42.5, 'status': 'shipped'}" in out
     assert "stream log: order A-17: shipped" in out
     assert "cancelled the slow report" in out
 
 
-def test_dropin_script_behaves_the_same_on_dbos_and_dbos_client(tmp_path: Path) -> None:
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_dropin_script_behaves_the_same_on_dbos_and_dbos_client(tmp_path: Path, database: str) -> None:
     source = (EXAMPLES / "dropin.py").read_text()
     ours = [line for line in source.splitlines() if line.startswith("from dbos_client import DBOSClient")]
     assert len(ours) == 1, "the drop-in script must import DBOSClient on exactly one line"
@@ -37,7 +41,8 @@ def test_dropin_script_behaves_the_same_on_dbos_and_dbos_client(tmp_path: Path) 
     assert source.replace(ours[0], DBOS_IMPORT) == dbos_version.read_text()
     for helper in ("_shop.py", "shop_app.py"):
         (tmp_path / helper).write_text((EXAMPLES / helper).read_text())
-    with_dbos_client = _run(EXAMPLES / "dropin.py")
-    with_dbos = _run(dbos_version)
+    flags = ["--postgres"] if database == "postgresql" else []
+    with_dbos_client = _run(EXAMPLES / "dropin.py", *flags)
+    with_dbos = _run(dbos_version, *flags)
     assert with_dbos_client == with_dbos
     assert "pay-B-2" in with_dbos_client and "CANCELLED" in with_dbos_client

@@ -38,6 +38,7 @@ def _waiting(client: DBOSClient) -> int:
     return 0 if hub is None else sum(1 for w in list(hub._waiters) if w.waiting)
 
 
+@pytest.mark.postgres_only("LISTEN/NOTIFY")
 def test_value_published_while_the_listener_is_down_is_delivered(runtime: Runtime, client: DBOSClient) -> None:
     handle = client.enqueue({"queue_name": QUEUE, "workflow_name": "event_after_message"}, "k", "t", 60)
     thread, out = _blocked_get_event(client, handle.workflow_id, "k")
@@ -71,6 +72,7 @@ def test_waits_on_500_different_keys_all_complete(client: DBOSClient) -> None:
     assert client._hub._waiters == set()
 
 
+@pytest.mark.postgres_only("LISTEN/NOTIFY")
 def test_client_whose_listener_cannot_listen_still_returns_values(runtime: Runtime, uid: str) -> None:
     """A role limited to one connection: the pool gets it, the listener never connects."""
     role = f"limited_{uid}"

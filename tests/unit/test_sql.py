@@ -233,3 +233,36 @@ def test_parse_detection_refuses_sharded_schemas() -> None:
     tables = as_json({**TABLES_3X, "workflow_status": WS_3X | {"shard_key"}})
     with pytest.raises(SchemaError, match="sharded"):
         parse_detection("dbos", "appdb", tables, True)
+
+
+# -- SQLite ---------------------------------------------------------------------------
+
+
+def test_sqlite_statements_use_no_postgres_only_syntax(queries: Queries) -> None:
+    from dbos_client._sql_sqlite import SCHEMA as MAIN, Script
+
+    q = Queries(info(dict(queries.info.tables), schema=MAIN), "sqlite")
+    for name in ("enqueue", "cancel", "delete", "resume"):
+        assert isinstance(getattr(q, name), Script), name  # no data-modifying CTEs in SQLite
+    for name, text in statements(q).items():
+        for postgres_only in ("unnest", "ANY(", "::", "now()", "%s", "%("):
+            assert postgres_only not in text, (name, postgres_only)
+        assert '"main".' in text, name
+    listed, params = q.list_workflows(_filters(status=["SUCCESS"], workflow_id_prefix="a_%"))
+    assert "json_each(:status)" in listed and "ESCAPE '\\'" in listed and "coalesce(:limit, -1)" in listed
+    assert params["prefixes"] == ["a\\_\\%%"]
+
+
+def _filters(**given: object) -> object:
+    from dbos_client._options import build_list_filters
+
+    return build_list_filters(given)
+
+
+def test_sqlite_render_and_bind() -> None:
+    from dbos_client._sql_sqlite import bind, render
+
+    assert render("a = %s AND b = %(name)s AND c LIKE 'x%%'") == "a = ? AND b = :name AND c LIKE 'x%'"
+    assert bind({"ids": ["a", "b"], "n": 1}) == {"ids": '["a", "b"]', "n": 1}
+    assert bind(("w", ["k"])) == ["w", '["k"]']
+    assert bind(None) == ()
