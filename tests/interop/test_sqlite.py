@@ -111,3 +111,26 @@ def test_many_async_waits_on_a_sqlite_file(runtime: Runtime) -> None:
             return await waits
 
     assert asyncio.run(main()) == ["yes"] * 1000
+
+
+def test_concurrent_writers_on_one_file(runtime: Runtime, client: DBOSClient) -> None:
+    """Eight threads send while the application consumes: every message lands exactly once."""
+    _sqlite_runtime(runtime)
+    handle = client.enqueue({"queue_name": QUEUE, "workflow_name": "recv_n"}, "many", 200, 60)
+    errors: list[BaseException] = []
+
+    def send_batch(t: int) -> None:
+        try:
+            for i in range(25):
+                client.send(handle.workflow_id, t * 100 + i, topic="many")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send_batch, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    received = handle.get_result(timeout_seconds=120)
+    assert sorted(received) == sorted(t * 100 + i for t in range(8) for i in range(25))
