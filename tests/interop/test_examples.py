@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,16 @@ def test_demo_runs(database: str) -> None:
     assert "result = {'order_id': 'A-17', 'amount': 42.5, 'status': 'shipped'}" in out
     assert "stream log: order A-17: shipped" in out
     assert "cancelled the slow report" in out
+
+
+def test_demo_needs_no_database_server() -> None:
+    """In a network namespace of its own, no server is reachable: the default demo still runs."""
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-n", "true"]).returncode != 0:
+        pytest.skip("needs unshare -n (a network namespace) to take every server away")
+    done = subprocess.run(["unshare", "-n", sys.executable, str(EXAMPLES / "demo.py")],
+                          capture_output=True, text=True, timeout=180, cwd=EXAMPLES)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "system database: sqlite" in done.stdout and "status = SUCCESS" in done.stdout
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
