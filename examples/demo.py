@@ -7,7 +7,7 @@
 
 import threading
 
-from _shop import running_shop
+from _launcher import running_shop
 
 from dbos_client import DBOSClient, WorkflowCancelledError
 

@@ -6,7 +6,7 @@
 
 import sys
 
-from _shop import running_shop
+from _launcher import running_shop
 
 from dbos_client import DBOSClient  # the only line that differs from: from dbos import DBOSClient
 

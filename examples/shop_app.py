@@ -1,17 +1,12 @@
 """A small DBOS application for the examples: a checkout workflow on the `orders` queue.
 
-Run it as its own process (the examples start it for you):
+Run it as its own process (the examples start it for you; see _dbos_app.py):
     DBOS_SYSTEM_DATABASE_URL=sqlite:///shop.sqlite python examples/shop_app.py   (or a postgresql:// URL)
-It prints READY once it is polling its queue, and stops when stdin closes or on SIGTERM.
 Nothing in here is imported by the client side: the client only knows workflow names.
 """
 
-import os
-import signal
-import sys
-import threading
-
-from dbos import DBOS, DBOSConfig
+from _dbos_app import serve
+from dbos import DBOS
 
 
 @DBOS.workflow()
@@ -39,25 +34,7 @@ def slow_report(seconds):
 
 
 def main():
-    DBOS(config=DBOSConfig(
-        name="shop",
-        system_database_url=os.environ["DBOS_SYSTEM_DATABASE_URL"],
-        # On SQLite (no NOTIFY) the app's own recv polls; the default is once a second.
-        notification_listener_polling_interval_sec=0.1,
-    ))  # fmt: skip
-    DBOS.launch()
-    DBOS.register_queue("orders", polling_interval_sec=0.1)  # 3.x keeps queues in the database
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
-    # The queue thread notices a new queue row within about a second.
-    deadline = 50
-    while deadline and not any(t.name == "queue-worker-orders" for t in threading.enumerate()):
-        stop.wait(0.1)
-        deadline -= 1
-    print("READY", flush=True)
-    stop.wait()
-    DBOS.destroy()
+    serve("shop", ["orders"])
 
 
 if __name__ == "__main__":

@@ -50,10 +50,45 @@ def test_dropin_script_behaves_the_same_on_dbos_and_dbos_client(tmp_path: Path, 
     dbos_version.write_text(source.replace(ours[0], DBOS_IMPORT))
     # Everything else, byte for byte, is the same script; its helpers sit next to it.
     assert source.replace(ours[0], DBOS_IMPORT) == dbos_version.read_text()
-    for helper in ("_shop.py", "shop_app.py"):
+    for helper in ("_launcher.py", "_dbos_app.py", "shop_app.py"):
         (tmp_path / helper).write_text((EXAMPLES / helper).read_text())
     flags = ["--postgres"] if database == "postgresql" else []
     with_dbos_client = _run(EXAMPLES / "dropin.py", *flags)
     with_dbos = _run(dbos_version, *flags)
     assert with_dbos_client == with_dbos
     assert "pay-B-2" in with_dbos_client and "CANCELLED" in with_dbos_client
+
+
+SCENARIOS = {
+    "progress_bar.py": ["[##############################] 20/20", "result: {'items': 20, 'sum_of_squares': 2870}"],
+    "payment_webhook.py": [
+        "order A-17 awaits payment pay-A-17",
+        "paid path: {'order_id': 'A-17', 'status': 'paid', 'amount': 42.5}",
+        "timed-out path: {'order_id': 'B-3', 'status': 'cancelled', 'reason': 'no payment in time'}",
+        "order statuses: A-17 'paid', B-3 'cancelled'",
+    ],
+    "llm_stream.py": [
+        "answer: Durable workflows keep their state in the database, so a crash only pauses them: "
+        "they resume from the last completed step.",
+        "result: {'prompt': 'Why durable workflows?', 'tokens': 21}",
+    ],
+    "etl_job.py": [
+        "log error: batch 4: row 217 rejected (date 2026-02-30)",
+        "records processed so far: 300",
+        "cron: cancel message sent",
+        "log warning: cancel requested (maintenance window); stopping",
+        "state: cancelled",
+    ],
+}
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("script", sorted(SCENARIOS))
+def test_scenario_examples(script: str, database: str) -> None:
+    out = _run(EXAMPLES / script, *(["--postgres"] if database == "postgresql" else []))
+    lines = [line.strip() for line in out.splitlines()]
+    for expected in SCENARIOS[script]:
+        assert expected in lines, f"{expected!r} not in the output of {script}:\n{out}"
+    if script == "etl_job.py":
+        # Cancelled between batches, after the 300 it had reported: it never ran to the end.
+        assert "'cancelled': True" in lines[-1] and "'processed': 1000" not in lines[-1]

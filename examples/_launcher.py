@@ -1,4 +1,4 @@
-"""Start a real DBOS application for the examples (shop_app.py by default), and stop it after.
+"""Start a real DBOS application for the examples (shop_app.py or scenario_app.py), and stop it after.
 
 Where its system database lives:
   * by default, a fresh SQLite file in a temporary directory: no database server needed;
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 APP = Path(__file__).with_name("shop_app.py")
+SCENARIO_APP = Path(__file__).with_name("scenario_app.py")
 LOCAL_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -86,4 +87,11 @@ def running_app(app: Path, url: Optional[str] = None) -> Iterator[str]:
 def running_shop() -> Iterator[str]:
     """Yield the system database URL of a running shop app."""
     with running_app(APP) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def running_scenarios() -> Iterator[str]:
+    """Yield the system database URL of a running scenario app (queue ``scenarios``)."""
+    with running_app(SCENARIO_APP) as url:
         yield url
