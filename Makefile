@@ -1,11 +1,13 @@
-# Two commands do all the set-up on a fresh machine (Python 3.10+, Postgres at 127.0.0.1:5432):
-#   make demo   - start a real DBOS app and talk to it through dbos_client
-#   make test   - install everything (both DBOS runtimes included) and run the whole suite
+# Two commands do all the set-up on a fresh machine (Python 3.10+):
+#   make demo   - start a real DBOS app on a SQLite file and talk to it through dbos_client
+#   make test   - install everything (both DBOS runtimes, Chromium) and run the whole suite
+#                 (needs Postgres at 127.0.0.1:5432, user postgres)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install dbos2 demo test bench clean
+.PHONY: install dbos2 browser demo gateway-demo test bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,14 +21,23 @@ install: $(VENV)/.installed
 dbos2:
 	bash scripts/setup-dbos2-venv.sh
 
+# The live page's test drives Debian's Chromium through its chromedriver.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; else \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; fi
+
 demo: install
 	$(PY) examples/demo.py
 
-test: install dbos2
+gateway-demo: install
+	cd examples && ../$(PY) gateway_demo.py
+
+test: install dbos2 browser
 	$(PY) -m pytest
 
 bench: install
 	$(PY) benchmarks/bench.py --waiters 1000
+	$(PY) benchmarks/bench_sqlite.py
 
 clean:
 	rm -rf $(VENV) .venv-dbos2 *.egg-info .pytest_cache

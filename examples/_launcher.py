@@ -81,6 +81,9 @@ def running_app(app: Path, url: Optional[str] = None) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
+            log.close()
 
 
 @contextlib.contextmanager

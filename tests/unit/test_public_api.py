@@ -178,8 +178,8 @@ def test_handle_does_no_io() -> None:
 
 # -- the pure modules stay pure ---------------------------------------------------------
 
-PURE_MODULES = ["_ops", "_wait", "_sql", "_serialization", "_options", "_schema"]
-FORBIDDEN_MODULES = {"asyncio", "socket", "threading", "subprocess", "psycopg_pool"}
+PURE_MODULES = ["_ops", "_wait", "_sql", "_sql_sqlite", "_serialization", "_options", "_schema"]
+FORBIDDEN_MODULES = {"asyncio", "socket", "threading", "subprocess", "psycopg_pool", "sqlite3"}
 FORBIDDEN_NAMES = {"sleep", "connect", "Connection", "AsyncConnection", "ConnectionPool", "AsyncConnectionPool"}
 
 
@@ -210,3 +210,13 @@ def test_pure_module_source_grep(module: str) -> None:
     code = "\n".join(code_lines)
     for needle in ("time.sleep", "asyncio", "psycopg.connect", ".connect(", "ConnectionPool", "from time import"):
         assert needle not in code, f"{module} contains {needle!r}"
+
+
+def test_importing_the_package_loads_neither_sqlite3_nor_the_gateway() -> None:
+    """A Postgres script pays for neither; the SQLite driver and FastAPI load on first use."""
+    import subprocess
+    import sys
+
+    code = "import sys, dbos_client; print(sorted(m for m in ('sqlite3', 'fastapi', 'dbos_client.gateway') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
