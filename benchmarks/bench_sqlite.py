@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 import sys
 import tempfile
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "interop"))
 
 import runtime as rt  # noqa: E402
+from bench import _rate, percentile  # noqa: E402  (the Postgres benchmark's own helpers)
 
 QUEUE = "interop_q"
 UNPOLLED_QUEUE = "unpolled_q"
@@ -53,20 +53,6 @@ def close_client(client: Any) -> None:
     (getattr(client, "close", None) or client.destroy)()
 
 
-def rate(op: Callable[[int], Any], n: int, warmup: int = 20) -> float:
-    for i in range(warmup):
-        op(-1 - i)
-    started = time.perf_counter()
-    for i in range(n):
-        op(i)
-    return n / (time.perf_counter() - started)
-
-
-def percentile(samples: List[float], pct: float) -> float:
-    ordered = sorted(samples)
-    return ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1]
-
-
 def wait_status(client: Any, workflow_id: str, statuses: tuple, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -81,12 +67,12 @@ def measure(kind: str, url: str, args: argparse.Namespace, anchor: str, event_wf
     client = make_client(kind, url)
     out: Dict[str, float] = {}
     try:
-        out["send_per_s"] = rate(lambda i: client.send(anchor, {"i": i}, "bench-send"), args.ops)
-        out["enqueue_per_s"] = rate(
-            lambda i: client.enqueue({"queue_name": UNPOLLED_QUEUE, "workflow_name": "echo"}, i), args.ops
+        out["send_per_s"] = _rate(lambda i: client.send(anchor, {"i": i}, "bench-send"), args.ops, 20)
+        out["enqueue_per_s"] = _rate(
+            lambda i: client.enqueue({"queue_name": UNPOLLED_QUEUE, "workflow_name": "echo"}, i), args.ops, 20
         )
         assert client.get_event(event_wf, "k", 5) == "v"
-        out["get_event_per_s"] = rate(lambda i: client.get_event(event_wf, "k", 5), args.ops)
+        out["get_event_per_s"] = _rate(lambda i: client.get_event(event_wf, "k", 5), args.ops, 20)
 
         # Wake latency, timed from the workflow's own stamp.
         runs = []
