@@ -586,7 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--url", help=f"system database URL (default: ${URL_ENV})")
+    parser.add_argument("--url", help=f"system database URL, postgresql://... or sqlite:///path (default: ${URL_ENV})")
     parser.add_argument("--schema", default="dbos", help="schema of the DBOS tables (default: dbos)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the client does (retries...) on stderr")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")

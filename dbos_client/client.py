@@ -101,16 +101,19 @@ class DBOSClient(ClientBase):
 
     Args:
         system_database_url: ``postgresql://user:password@host:port/database`` (the
-            ``postgresql+psycopg://`` form DBOS accepts works too). Defaults to the
-            ``DBOS_SYSTEM_DATABASE_URL`` environment variable.
-        dbos_system_schema: the schema of the DBOS tables, as the application set it.
+            ``postgresql+psycopg://`` form DBOS accepts works too), or
+            ``sqlite:///path/to/app.sqlite`` for an application on a SQLite file (read
+            with the standard library's sqlite3; no listener there, the shared poller
+            wakes waits). Defaults to the ``DBOS_SYSTEM_DATABASE_URL`` environment variable.
+        dbos_system_schema: the schema of the DBOS tables, as the application set it
+            (ignored for SQLite, whose tables have no schema).
         serializer: the application's custom serializer, if it uses one (any object
             with ``serialize``, ``deserialize`` and ``name``). Defaults to pickle, as DBOS.
         application_name: the DBOS application name written on enqueued workflows, so
             only that application runs them. Not the Postgres connection name.
         system_database_pool_size: the most pooled connections (default 2). Waiting calls
             hold none while they wait; on the first wait, one more, dedicated connection
-            listens for notifications.
+            listens for notifications. For SQLite: the idle connections kept open.
         retry_policy: how transient database failures are retried (see ``RetryPolicy``).
         poll_policy: how waiting calls are woken (see ``PollPolicy``).
         retry_connection_errors: DBOS's switch; False means a single attempt per call.
