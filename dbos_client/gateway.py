@@ -50,9 +50,12 @@ import math
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Literal, Optional, Union
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, StreamingResponse
+try:
+    from fastapi import APIRouter, FastAPI, HTTPException, Request
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.responses import JSONResponse, StreamingResponse
+except ImportError as exc:  # pragma: no cover - depends on what is installed
+    raise ImportError("dbos_client.gateway needs FastAPI: pip install 'dbos-client[gateway]'") from exc
 
 from .client_async import AsyncDBOSClient
 from .errors import (
