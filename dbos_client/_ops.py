@@ -97,24 +97,22 @@ def _constraint_name(exc: Exception) -> Optional[str]:
     if isinstance(exc, ConstraintViolation):
         return exc.constraint_name
     return getattr(getattr(exc, "diag", None), "constraint_name", None)
+
+
 T = TypeVar("T")
 Op = Generator[Action, Any, T]
 
 
 def detect_schema(schema: str, database: str, deadline: Optional[float] = None, dialect: str = "postgresql") -> Op[SchemaInfo]:
+    detect: Any = DETECT
     if dialect == "sqlite":
         from . import _sql_sqlite as lite
 
         # A SQLite file has no schemas: the tables are the file's own ("main").
-        schema, detect, version_query = lite.SCHEMA, lite.DETECT, lite.MIGRATION_VERSION
-    else:
-        detect, version_query = DETECT, None
+        schema, detect = lite.SCHEMA, lite.DETECT
     row = yield Query(detect, {"schema": schema}, fetch="one", deadline=deadline)
     info = parse_detection(schema, database, row[0], row[1], sqlite=dialect == "sqlite")
-    if version_query is None:
-        version_query = migration_version_query(info)
-    elif not info.has("dbos_migrations", "version"):
-        version_query = None
+    version_query = migration_version_query(info)
     if version_query is not None:
         version = yield Query(version_query, fetch="one", deadline=deadline)
         info = SchemaInfo(info.schema, info.tables, info.notifications_trigger, version[0] if version else None)
@@ -162,7 +160,7 @@ def enqueue(q: Queries, req: EnqueueRequest) -> Op[EnqueueOutcome]:
             return EnqueueOutcome(req.workflow_id, queue_known)
         if name is None:
             # Taken by a row committed after this statement's snapshot: look at it now.
-            existing = yield Query(q.find_existing, (req.workflow_id,), fetch="one")
+            existing = yield Query(q.find_existing, {"workflow_uuid": req.workflow_id}, fetch="one")
             if existing is None:
                 continue
             name, class_name, config_name, queue_name, status, creator_xid = existing

@@ -106,7 +106,7 @@ class Queries:
         )  # fmt: skip
         self.find_existing = sql.SQL(
             "SELECT name, class_name, config_name, queue_name, status, {creator} FROM {s}.workflow_status AS e"
-            " WHERE workflow_uuid = %s"
+            " WHERE workflow_uuid = %(workflow_uuid)s"
         ).format(s=s, creator=opt("workflow_status", "creator_xid", "e"))
         if sqlite:
             self.enqueue = lite.enqueue_script(
@@ -118,10 +118,7 @@ class Queries:
                     "INSERT INTO {s}.workflow_input (workflow_uuid, inputs) VALUES (%(workflow_uuid)s, %(inputs)s)"
                     " ON CONFLICT (workflow_uuid) DO NOTHING"
                 ).format(s=s)) if v3 else None,
-                find_existing=lite.render(sql.SQL(
-                    "SELECT name, class_name, config_name, queue_name, status, {creator} FROM {s}.workflow_status AS e"
-                    " WHERE workflow_uuid = %(workflow_uuid)s"
-                ).format(s=s, creator=opt("workflow_status", "creator_xid", "e"))),
+                find_existing=lite.render(self.find_existing),
                 queue_known=lite.render(sql.SQL("SELECT {}").format(queue_known)) if info.has("queues", "name") else None,
             )  # fmt: skip
         self.find_deduplicated = sql.SQL(

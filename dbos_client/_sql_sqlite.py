@@ -78,7 +78,6 @@ def _detect(conn: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 #: Every table and column of the file, in the shape Postgres detection returns.
 DETECT = Script("detect", _detect, write=False)
-MIGRATION_VERSION = 'SELECT max(version) FROM "main".dbos_migrations'
 
 
 def enqueue_script(insert: str, insert_inputs: Optional[str], find_existing: str, queue_known: Optional[str]) -> Script:

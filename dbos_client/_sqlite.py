@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from psycopg import sql
+
 from ._ops import ForeignKeyViolation, Query, UniqueViolation
 from ._sql_sqlite import Script, bind, render
 from .errors import DatabaseUnavailableError, SchemaError
@@ -52,7 +54,6 @@ class SqliteDriver:
         self._closed = False
         self._watch: Optional[_Connection] = None
         self._seen_version: Optional[int] = None
-        self._rendered: dict[str, str] = {}
 
     # -- connections -----------------------------------------------------------------
 
@@ -115,7 +116,7 @@ class SqliteDriver:
                 if isinstance(query.statement, Script):
                     rows = self._run_script(conn, query.statement, bind(query.params))
                 else:
-                    cur = conn.execute(self._sql(query.statement), bind(query.params))
+                    cur = conn.execute(_text(query.statement), bind(query.params))
                     if query.fetch == "none":
                         return None
                     rows = cur.fetchall()
@@ -125,9 +126,7 @@ class SqliteDriver:
                 if "no such table" in str(exc) or "no such column" in str(exc):
                     raise SchemaError(f"the DBOS tables in {self._display_url} changed under this client ({exc})") from exc
                 raise
-            except sqlite3.DatabaseError as exc:
-                if isinstance(exc, sqlite3.OperationalError):
-                    raise
+            except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed"
                 broken = True
                 raise SchemaError(f"{self._display_url} is not a usable SQLite database ({exc})") from exc
         except BaseException:
@@ -138,14 +137,6 @@ class SqliteDriver:
         if query.fetch == "one":
             return rows[0] if rows else None
         return rows
-
-    def _sql(self, statement: Any) -> str:
-        text = self._rendered.get(statement) if isinstance(statement, str) else None
-        if text is None:
-            text = render(statement)
-            if isinstance(statement, str):
-                self._rendered[statement] = text
-        return text
 
     @staticmethod
     def _run_script(conn: sqlite3.Connection, script: Script, params: Any) -> list[Any]:
@@ -178,6 +169,12 @@ class SqliteDriver:
         changed = version != self._seen_version
         self._seen_version = version
         return changed
+
+
+def _text(statement: Any) -> str:
+    """Queries(dialect="sqlite") renders its statements once; only one-off ones (the
+    migration-version query) still arrive composable."""
+    return render(statement) if isinstance(statement, sql.Composable) else statement
 
 
 def _set_busy_wait(conn: _Connection, limit: Optional[float]) -> None:

@@ -105,9 +105,11 @@ class GatewayError(Exception):
         super().__init__(message)
         self.http_status, self.code, self.message, self.headers, self.extra = http_status, code, message, headers, extra
 
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, **self.extra}
+
     def response(self) -> JSONResponse:
-        body = {"error": self.code, "message": self.message, **self.extra}
-        return JSONResponse(body, status_code=self.http_status, headers=self.headers)
+        return JSONResponse(self.body(), status_code=self.http_status, headers=self.headers)
 
 
 _SEND_FIELDS = {"workflow_id", "message", "topic", "idempotency_key"}
@@ -213,13 +215,13 @@ class _Gateway:
         timeout = self.timeout(request)
         await self.allow(request, Access("get_event", workflow_id, key))
         # Unknown ids answer at once; the client itself waits for one, as DBOS does.
-        await self.client.retrieve_workflow(workflow_id)
+        handle = await self.client.retrieve_workflow(workflow_id)
         value = await self.client.get_event(workflow_id, key, timeout_seconds=timeout)
         if value is None:
             # None is also what a timeout returns: tell a published None from the rest.
             events = await self.client.get_all_events(workflow_id)
             if key not in events:
-                status = (await (await self.client.retrieve_workflow(workflow_id)).get_status()).status
+                status = (await handle.get_status()).status
                 if status in ("SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"):
                     raise GatewayError(
                         404, "event_not_published",
@@ -259,12 +261,12 @@ class _Gateway:
         workflow_id, key = self.workflow_id(workflow_id), self.key(key)
         offset = self.offset(request)
         await self.allow(request, Access("read_stream", workflow_id, key))
-        await self.client.retrieve_workflow(workflow_id)  # 404 now, not inside a 200 event stream
         if "text/event-stream" in request.headers.get("accept", ""):
+            await self.client.retrieve_workflow(workflow_id)  # 404 now, not inside a 200 event stream
             return StreamingResponse(self._sse(workflow_id, key, offset), media_type="text/event-stream", headers=_SSE_HEADERS)
         values: list[Any] = []
         done = False
-        try:
+        try:  # an unknown workflow raises WorkflowNotFoundError (404) at the first read
             # timeout 0: every value already written, then StreamTimeoutError if it is still open.
             async with contextlib.aclosing(self.client.read_stream(workflow_id, key, offset=offset, timeout_seconds=0)) as it:
                 async for value in it:
@@ -298,7 +300,7 @@ class _Gateway:
         except (DBOSClientError, GatewayError) as exc:
             # The answer has started (200): a failure now can only be told as an event.
             reason = "error"
-            yield f"event: error\ndata: {bytes(_to_gateway_error(exc).response().body).decode()}\n\n"
+            yield f"event: error\ndata: {json.dumps(_to_gateway_error(exc).body())}\n\n"
         yield f"event: end\ndata: {json.dumps({'reason': reason, 'next_offset': offset})}\n\n"
 
 
