@@ -37,20 +37,22 @@ import threading
 import time
 import traceback
 import uuid
-from dataclasses import replace, asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, distribution, version
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 import dbos
-import dbos_client
 import psycopg
 import sqlalchemy as sa
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from psycopg.conninfo import conninfo_to_dict
+
+import dbos_client
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "tests" / "interop"))
@@ -94,7 +96,7 @@ EXIT_FLUSH_SETTLE = 2.0
 class Metric:
     key: str
     label: str
-    better: Optional[str]  # "lower", "higher", or None (informational, no ratio)
+    better: str | None  # "lower", "higher", or None (informational, no ratio)
     fmt: str = "{:.1f}"
 
 
@@ -139,7 +141,7 @@ class Settings:
     admin_url: str
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> "Settings":
+    def from_args(cls, args: argparse.Namespace) -> Settings:
         quick = args.quick
         return cls(
             quick=quick,
@@ -158,20 +160,20 @@ class Settings:
 class Report:
     """Everything a run produces; printed as tables and optionally dumped as JSON."""
 
-    meta: Dict[str, Any]
-    settings: Dict[str, Any]
-    values: Dict[str, Dict[str, Optional[float]]] = field(default_factory=dict)
-    details: Dict[str, Dict[str, Any]] = field(default_factory=dict)
-    errors: List[Dict[str, str]] = field(default_factory=list)
-    problems: List[str] = field(default_factory=list)
-    notes: List[str] = field(default_factory=list)
+    meta: dict[str, Any]
+    settings: dict[str, Any]
+    values: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
-    def put(self, client: str, values: Dict[str, float]) -> None:
+    def put(self, client: str, values: dict[str, float]) -> None:
         for key, value in values.items():
             if key in METRIC_BY_KEY:
                 self.values.setdefault(key, {})[client] = value
 
-    def attempt(self, client: str, name: str, fn: Callable[[], Dict[str, Any]]) -> None:
+    def attempt(self, client: str, name: str, fn: Callable[[], dict[str, Any]]) -> None:
         """Run one measurement; keep its numbers, or its traceback if it failed.
 
         A failure must not hide the other measurements, and must not be papered over:
@@ -275,7 +277,7 @@ class Inspector:
     def server_version(self) -> str:
         return str(self.admin.execute("SHOW server_version").fetchone()[0])
 
-    def wait_blocked_in_recv(self, workflow_ids: List[str], timeout: float = 60) -> None:
+    def wait_blocked_in_recv(self, workflow_ids: list[str], timeout: float = 60) -> None:
         """Wait until every workflow is blocked in ``DBOS.recv``.
 
         recv records its timeout as a ``DBOS.sleep`` step before it starts waiting, so
@@ -360,7 +362,7 @@ def _run_python(code: str, *args: str) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def measure_import_time(runs: int) -> Dict[str, Dict[str, Any]]:
+def measure_import_time(runs: int) -> dict[str, dict[str, Any]]:
     """Median wall time of ``from X import DBOSClient`` in fresh interpreters.
 
     The two packages alternate so that any drift in machine load hits both; one untimed
@@ -369,7 +371,7 @@ def measure_import_time(runs: int) -> Dict[str, Dict[str, Any]]:
     """
     for snippet in IMPORT_SNIPPETS.values():
         _run_python(snippet)
-    samples: Dict[str, List[float]] = {name: [] for name in IMPORT_SNIPPETS}
+    samples: dict[str, list[float]] = {name: [] for name in IMPORT_SNIPPETS}
     for _ in range(runs):
         for name, snippet in IMPORT_SNIPPETS.items():
             samples[name].append(float(_run_python(snippet)) * 1000)
@@ -381,14 +383,14 @@ def measure_import_time(runs: int) -> Dict[str, Dict[str, Any]]:
     }
 
 
-def dependency_closure(root: str) -> List[str]:
+def dependency_closure(root: str) -> list[str]:
     """Names of ``root`` and every distribution it needs, walking ``requires()``.
 
     A requirement counts only if its marker holds for this interpreter with the extras
     actually requested (``psycopg[binary,pool]`` pulls in psycopg-binary and
     psycopg-pool; a ``; extra == "test"`` requirement of the root does not).
     """
-    requested: Dict[str, set] = {}
+    requested: dict[str, set] = {}
     stack = [(root, frozenset())]
     while stack:
         name, extras = stack.pop()
@@ -429,14 +431,14 @@ def distribution_size(name: str) -> tuple[int, bool]:
     return total, editable
 
 
-def measure_installed_size() -> Dict[str, Dict[str, Any]]:
+def measure_installed_size() -> dict[str, dict[str, Any]]:
     """Installed footprint of what each client drags in: its full dependency closure."""
-    results: Dict[str, Dict[str, Any]] = {}
+    results: dict[str, dict[str, Any]] = {}
     for root, columns in (("dbos", ("dbos_poll", "dbos_listen")), ("dbos-client", ("dbos_client",))):
         names = dependency_closure(root)
-        sizes: Dict[str, int] = {}
-        missing: List[str] = []
-        editable: List[str] = []
+        sizes: dict[str, int] = {}
+        missing: list[str] = []
+        editable: list[str] = []
         for name in names:
             try:
                 sizes[name], is_editable = distribution_size(name)
@@ -476,7 +478,7 @@ print(json.dumps({"peak": kib["VmHWM"] * 1024, "current": kib["VmRSS"] * 1024, "
 """
 
 
-def measure_rss(kind: str, url: str, anchor_id: str) -> Dict[str, Any]:
+def measure_rss(kind: str, url: str, anchor_id: str) -> dict[str, Any]:
     """Peak and current RSS of a fresh process that imported, built a client and sent once."""
     out = json.loads(_run_python(RSS_SNIPPET, kind, url, anchor_id))
     return {"rss_peak_mb": out["peak"] / 1e6, "rss_current_mb": out["current"] / 1e6, "_detail": out}
@@ -501,7 +503,7 @@ def _rate(op: Callable[[int], Any], n: int, warmup: int) -> float:
     return n / (time.perf_counter() - started)
 
 
-def measure_send_rate(client: Any, ctx: Context) -> Dict[str, Any]:
+def measure_send_rate(client: Any, ctx: Context) -> dict[str, Any]:
     """Sequential sends from one thread to the anchor workflow (a topic it never reads)."""
 
     def send(i: int) -> None:
@@ -510,7 +512,7 @@ def measure_send_rate(client: Any, ctx: Context) -> Dict[str, Any]:
     return {"send_per_s": _rate(send, ctx.settings.ops, ctx.settings.warmup)}
 
 
-def measure_enqueue_rate(client: Any, ctx: Context) -> Dict[str, Any]:
+def measure_enqueue_rate(client: Any, ctx: Context) -> dict[str, Any]:
     """Sequential enqueues of ``echo`` on a queue no worker polls, so nothing runs them."""
     options = {"queue_name": UNPOLLED_QUEUE, "workflow_name": "echo"}
 
@@ -520,7 +522,7 @@ def measure_enqueue_rate(client: Any, ctx: Context) -> Dict[str, Any]:
     return {"enqueue_per_s": _rate(enqueue, ctx.settings.ops, ctx.settings.warmup)}
 
 
-def measure_get_event_rate(client: Any, ctx: Context) -> Dict[str, Any]:
+def measure_get_event_rate(client: Any, ctx: Context) -> dict[str, Any]:
     """Sequential ``get_event`` calls for an event that is already set (no waiting)."""
     first = client.get_event(ctx.event_id, EVENT_KEY, timeout_seconds=1)
     if first != EVENT_VALUE:
@@ -532,7 +534,7 @@ def measure_get_event_rate(client: Any, ctx: Context) -> Dict[str, Any]:
     return {"get_event_per_s": _rate(get, ctx.settings.ops, ctx.settings.warmup)}
 
 
-def _start_blocked_workflows(ctx: Context, workflow_name: str, tag: str) -> List[tuple]:
+def _start_blocked_workflows(ctx: Context, workflow_name: str, tag: str) -> list[tuple]:
     """Start one workflow per repetition and wait until each is blocked in recv.
 
     Starting them all up front keeps queue dispatch out of the repetitions and
@@ -547,7 +549,7 @@ def _start_blocked_workflows(ctx: Context, workflow_name: str, tag: str) -> List
     return runs
 
 
-def percentile(samples: List[float], pct: float) -> float:
+def percentile(samples: list[float], pct: float) -> float:
     """Nearest-rank percentile: with fewer than 100 samples, p99 is the maximum."""
     ordered = sorted(samples)
     return ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1]
@@ -556,14 +558,14 @@ def percentile(samples: List[float], pct: float) -> float:
 class _Waiter(threading.Thread):
     """Runs one blocking call; records when it returned, what, or what it raised."""
 
-    def __init__(self, call: Callable[["_Waiter"], Any]) -> None:
+    def __init__(self, call: Callable[[_Waiter], Any]) -> None:
         super().__init__(daemon=True)
         self._call = call
         self.result: Any = None
-        self.error: Optional[BaseException] = None
-        self.returned_at: Optional[float] = None
+        self.error: BaseException | None = None
+        self.returned_at: float | None = None
         self.returned_wall: float = 0.0  # time.time(), comparable with the app's stamps
-        self.marks: Dict[str, float] = {}
+        self.marks: dict[str, float] = {}
         self.first_value = threading.Event()
 
     def run(self) -> None:
@@ -585,7 +587,7 @@ class _Waiter(threading.Thread):
         return self.result
 
 
-def measure_get_event_wake(client: Any, ctx: Context, wait_timeout: float = 30) -> Dict[str, Any]:
+def measure_get_event_wake(client: Any, ctx: Context, wait_timeout: float = 30) -> dict[str, Any]:
     """How long after the workflow's ``set_event`` a blocked ``get_event`` returns.
 
     Each repetition: a thread blocks in ``get_event``; after 0.3 s (so it surely waits)
@@ -613,7 +615,7 @@ def measure_get_event_wake(client: Any, ctx: Context, wait_timeout: float = 30) 
     }
 
 
-def measure_read_stream_lag(client: Any, ctx: Context) -> Dict[str, Any]:
+def measure_read_stream_lag(client: Any, ctx: Context) -> dict[str, Any]:
     """How long after the workflow's ``write_stream`` a ``read_stream`` reader has the value.
 
     ``stream_stamped_after_message`` writes "first", blocks in recv, then writes
@@ -621,7 +623,7 @@ def measure_read_stream_lag(client: Any, ctx: Context) -> Dict[str, Any]:
     start; once it has "first", the driver sends; the lag runs from the stamp.
     """
 
-    def read(waiter: _Waiter, wid: str, key: str) -> List[Any]:
+    def read(waiter: _Waiter, wid: str, key: str) -> list[Any]:
         values = []
         for value in client.read_stream(wid, key, timeout_seconds=30):
             values.append(value)
@@ -664,7 +666,7 @@ def measure_background_rate(ctx: Context) -> float:
     return (ctx.inspector.xact_total() - x0) / (time.monotonic() - t0)
 
 
-def measure_idle_waiters(client: Any, kind: str, ctx: Context, baseline: float) -> Dict[str, Any]:
+def measure_idle_waiters(client: Any, kind: str, ctx: Context, baseline: float) -> dict[str, Any]:
     """What W threads blocked in ``get_event`` cost while nothing happens.
 
     The keys are never set, on a workflow that stays PENDING, so every waiter just
@@ -700,7 +702,7 @@ def measure_idle_waiters(client: Any, kind: str, ctx: Context, baseline: float) 
     }
 
 
-def measure_async_waiters(ctx: Context, baseline: float) -> Dict[str, Any]:
+def measure_async_waiters(ctx: Context, baseline: float) -> dict[str, Any]:
     """N tasks blocked in ``AsyncDBOSClient.get_event`` on one client: their idle cost, then
     how long until all of them return once the event is set.
 
@@ -713,7 +715,7 @@ def measure_async_waiters(ctx: Context, baseline: float) -> Dict[str, Any]:
     n = s.async_waiters
     wid, key, topic = _start_blocked_workflows(replace(ctx, settings=replace(s, reps=1)), "event_after_message", "async")[0]
 
-    async def main() -> Dict[str, Any]:
+    async def main() -> dict[str, Any]:
         async with AsyncDBOSClient(system_database_url=ctx.url) as client:
             timeout = STATS_FLUSH_LAG + s.window + 120
             tasks = [asyncio.create_task(client.get_event(wid, key, timeout)) for _ in range(n)]
@@ -744,7 +746,7 @@ def measure_async_waiters(ctx: Context, baseline: float) -> Dict[str, Any]:
     return asyncio.run(main())
 
 
-def _join_waiters(waiters: List[_Waiter], timeout: float) -> List[str]:
+def _join_waiters(waiters: list[_Waiter], timeout: float) -> list[str]:
     """Join all waiters; each should have timed out and returned None. Lists the others."""
     deadline = time.monotonic() + timeout
     failures = []
@@ -886,7 +888,7 @@ def run_without_notify(settings: Settings, report: Report) -> None:
                     try:
                         wake = functools.partial(measure_get_event_wake, wait_timeout=NLN_WAIT_TIMEOUT)
                         for name, fn in (("nln_wake", wake), ("nln_stream", measure_read_stream_lag)):
-                            report.attempt(kind, name, lambda fn=fn: {
+                            report.attempt(kind, name, lambda fn=fn, client=client: {
                                 f"nln_{k}": v for k, v in fn(client, ctx).items() if not k.startswith("_")
                             })  # fmt: skip
                     finally:
@@ -918,7 +920,7 @@ def git_describe() -> str:
     return head + ("+dirty" if git("status", "--porcelain", "--", "dbos_client") else "")
 
 
-def collect_meta() -> Dict[str, Any]:
+def collect_meta() -> dict[str, Any]:
     return {
         "date": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
         "python": platform.python_version(),
@@ -944,14 +946,14 @@ def collect_meta() -> Dict[str, Any]:
 DBOS_CLIENT_ONLY = {"async_connections", "async_net_xact_s", "async_cpu_pct", "async_wake_all_ms"}
 
 
-def _fmt_value(key: str, value: Optional[float]) -> str:
+def _fmt_value(key: str, value: float | None) -> str:
     if value is None:
         return "n/a" if key in DBOS_CLIENT_ONLY else "ERR"
     metric = METRIC_BY_KEY.get(key)
     return (metric.fmt if metric else "{:.3g}").format(value)
 
 
-def _ratio_cell(metric: Metric, mine: Optional[float], peer: Optional[float]) -> str:
+def _ratio_cell(metric: Metric, mine: float | None, peer: float | None) -> str:
     """dbos_client / peer, with whether that is better or worse for this metric."""
     if metric.key in DBOS_CLIENT_ONLY:
         return "n/a"
@@ -972,12 +974,12 @@ def _ratio_cell(metric: Metric, mine: Optional[float], peer: Optional[float]) ->
     return f"{ratio:.3g}x {verdict}"
 
 
-def _table(header: List[str], rows: List[List[str]]) -> str:
+def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
 
-    def line(cells: List[str]) -> str:
+    def line(cells: list[str]) -> str:
         # First column (labels) left-aligned, numbers right-aligned.
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
 
     return "\n".join([line(header), "  ".join("-" * w for w in widths)] + [line(r) for r in rows])
 
@@ -1025,7 +1027,7 @@ def render(report: Report) -> str:
     return "\n".join(out)
 
 
-def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer operations and repetitions (about 1.5 minutes)")
     p.add_argument("--json", metavar="PATH", help="also write the full report (with raw samples) as JSON")
@@ -1039,7 +1041,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = Settings.from_args(args)
     # Make library warnings (e.g. about the unpolled queue) attributable in the log.

@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "interop"))
@@ -63,9 +63,9 @@ def wait_status(client: Any, workflow_id: str, statuses: tuple, timeout: float =
     raise TimeoutError(f"{workflow_id} never reached {statuses}")
 
 
-def measure(kind: str, url: str, args: argparse.Namespace, anchor: str, event_wf: str) -> Dict[str, float]:
+def measure(kind: str, url: str, args: argparse.Namespace, anchor: str, event_wf: str) -> dict[str, float]:
     client = make_client(kind, url)
-    out: Dict[str, float] = {}
+    out: dict[str, float] = {}
     try:
         out["send_per_s"] = _rate(lambda i: client.send(anchor, {"i": i}, "bench-send"), args.ops, 20)
         out["enqueue_per_s"] = _rate(
@@ -84,9 +84,9 @@ def measure(kind: str, url: str, args: argparse.Namespace, anchor: str, event_wf
         time.sleep(1.5)  # every run is inside recv
         latencies = []
         for i, wid in enumerate(runs):
-            got: Dict[str, Any] = {}
+            got: dict[str, Any] = {}
 
-            def wait(wid: str = wid, i: int = i, got: Dict[str, Any] = got) -> None:
+            def wait(wid: str = wid, i: int = i, got: dict[str, Any] = got) -> None:
                 got["value"] = client.get_event(wid, f"w{i}", 60)
                 got["at"] = time.time()
 
@@ -128,7 +128,7 @@ def main() -> None:
 
     folder = tempfile.mkdtemp(prefix="dbos_client_bench_sqlite_")
     url = f"sqlite:///{folder}/system.sqlite"
-    results: Dict[str, Dict[str, float]] = {}
+    results: dict[str, dict[str, float]] = {}
     try:
         with rt.DBOSRuntime(rt.runtime_python("3.4.0"), url):
             setup = make_client("dbos_client", url)

@@ -8,6 +8,9 @@
         print(client.get_event(handle.workflow_id, "payment_id", timeout_seconds=30))
 """
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
 from ._serialization import (
     DefaultSerializer,
     PortableJSONSerializer,
@@ -16,9 +19,6 @@ from ._serialization import (
     WorkflowSerializationFormat,
 )
 from ._version import __version__
-from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
-
 from .client import DBOSClient, WorkflowHandle
 from .errors import (
     DatabaseUnavailableError,

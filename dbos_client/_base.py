@@ -7,13 +7,13 @@ own way (threads and blocking sockets, or asyncio and psycopg's async connection
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from ._calls import ClientCore
-from ._hub import Waiter
 from ._config import DatabaseConfig, resolve
+from ._hub import Waiter
 from ._options import optional_text, require_text
 from ._serialization import Codec
 from .errors import InvalidArgumentError
@@ -43,13 +43,13 @@ class ClientBase:
     def __init__(
         self,
         *,
-        system_database_url: Optional[str] = None,
-        dbos_system_schema: Optional[str] = "dbos",
-        serializer: Optional[Any] = None,
-        application_name: Optional[str] = None,
-        system_database_pool_size: Optional[int] = None,
-        retry_policy: Optional[RetryPolicy] = None,
-        poll_policy: Optional[PollPolicy] = None,
+        system_database_url: str | None = None,
+        dbos_system_schema: str | None = "dbos",
+        serializer: Any | None = None,
+        application_name: str | None = None,
+        system_database_pool_size: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+        poll_policy: PollPolicy | None = None,
         retry_connection_errors: bool = True,
         lazy: bool = True,
         use_listen_notify: bool = True,
@@ -79,7 +79,7 @@ class ClientBase:
         )
         self._closed = False
         #: SQLite files are read through the stdlib driver instead of a psycopg pool.
-        self._sqlite: Optional["SqliteDriver"] = None
+        self._sqlite: SqliteDriver | None = None
         if self._config.sqlite_path is not None:
             from ._sqlite import SqliteDriver
 
@@ -88,7 +88,7 @@ class ClientBase:
             # PRAGMA data_version (no table read), so it can tick faster than on Postgres.
             interval = SQLITE_POLL_INTERVAL if poll_policy is None else self._poll_policy.interval_seconds
             self._poll_policy = dataclasses.replace(self._poll_policy, interval_seconds=interval, use_notifications=False)
-        self._last_connect_error: Optional[BaseException] = None
+        self._last_connect_error: BaseException | None = None
         # Kept so DBOSClient can build its async twin with the very same settings.
         self._settings = dict(
             system_database_url=system_database_url, dbos_system_schema=dbos_system_schema, serializer=serializer,
@@ -105,15 +105,15 @@ class ClientBase:
     def __repr__(self) -> str:
         return f"{self._kind}(url={self._config.display_url!r}, schema={self._core.schema_name!r})"
 
-    def _record_connect_error(self, exc: Optional[BaseException]) -> None:
+    def _record_connect_error(self, exc: BaseException | None) -> None:
         self._last_connect_error = exc
 
-    def _connect_wait(self, limit: Optional[float], now: float) -> float:
+    def _connect_wait(self, limit: float | None, now: float) -> float:
         if limit is None:
             return MAX_CONNECT_WAIT
         return min(MAX_CONNECT_WAIT, max(MIN_CONNECT_WAIT, limit - now))
 
-    def _attempt_limit(self, deadline: Optional[float], now: float) -> Optional[float]:
+    def _attempt_limit(self, deadline: float | None, now: float) -> float | None:
         """No single attempt may outlast the caller's deadline or the whole retry budget."""
         if self._retry_policy.budget_seconds is None:
             return deadline
@@ -193,4 +193,4 @@ class OpState:
     __slots__ = ("waiter",)
 
     def __init__(self) -> None:
-        self.waiter: Optional[Waiter] = None
+        self.waiter: Waiter | None = None

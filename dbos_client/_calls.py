@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generator, Mapping, Optional
+from typing import Any
 
 from . import _ops
+from ._ops import Op, Query
 from ._options import (
     build_enqueue,
     build_list_filters,
@@ -24,7 +26,6 @@ from ._options import (
     optional_text,
     require_text,
 )
-from ._ops import Op, Query
 from ._serialization import Codec, FormatChoice
 from ._sql import INTERNAL_QUEUE, NULL_TOPIC, Queries
 from ._wait import Deadline
@@ -38,7 +39,7 @@ logger = logging.getLogger("dbos_client")
 class NeedQueries:
     """Ask the shell for the schema's statements, detecting the schema if needed."""
 
-    deadline: Optional[float] = None
+    deadline: float | None = None
 
 
 @dataclass
@@ -48,13 +49,13 @@ class ClientCore:
     codec: Codec
     schema_name: str
     database: str
-    application_name: Optional[str]
+    application_name: str | None
     #: "postgresql" or "sqlite": which statements the schema's Queries are written in.
     dialect: str = "postgresql"
     warned_queues: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def warn_if_unknown_queue(self, q: Queries, queue_name: str, known: Optional[bool]) -> None:
+    def warn_if_unknown_queue(self, q: Queries, queue_name: str, known: bool | None) -> None:
         # Only 3.x requires a queues row; 2.x also polls queues declared in code.
         if known is not False or not q.info.is_v3 or queue_name == INTERNAL_QUEUE:
             return
@@ -69,12 +70,12 @@ class ClientCore:
         )
 
 
-def _with_queries(deadline: Optional[float], make: Callable[[Queries], Op[Any]]) -> Op[Any]:
+def _with_queries(deadline: float | None, make: Callable[[Queries], Op[Any]]) -> Op[Any]:
     q = yield NeedQueries(deadline)
     return (yield from make(q))
 
 
-def detect_schema(core: ClientCore, deadline: Optional[float]) -> Op[Queries]:
+def detect_schema(core: ClientCore, deadline: float | None) -> Op[Queries]:
     info = yield from _ops.detect_schema(core.schema_name, core.database, deadline, core.dialect)
     return Queries(info, core.dialect)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional
 from urllib.parse import parse_qsl, urlencode
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -52,13 +51,13 @@ class DatabaseConfig:
     database: str
     #: "postgresql", or "sqlite" (then ``sqlite_path`` is the file and conninfo is empty).
     dialect: str = "postgresql"
-    sqlite_path: Optional[str] = None
+    sqlite_path: str | None = None
 
     def __repr__(self) -> str:
         return f"DatabaseConfig({self.display_url!r})"
 
 
-def resolve(url: Optional[str]) -> DatabaseConfig:
+def resolve(url: str | None) -> DatabaseConfig:
     """Validate the URL (or ``DBOS_SYSTEM_DATABASE_URL``) and build the connection string."""
     if url is None:
         url = os.environ.get(URL_ENV)
@@ -84,7 +83,7 @@ def resolve(url: Optional[str]) -> DatabaseConfig:
     libpq_url = f"postgresql://{rest}"
     try:
         params = conninfo_to_dict(libpq_url)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the same bad URL
         # psycopg's message may quote the URL: do not chain it, it could hold the password.
         raise InvalidArgumentError(f"system_database_url {shown!r} is not a valid Postgres URL ({type(exc).__name__})") from None
     extra = {}

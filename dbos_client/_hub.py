@@ -20,7 +20,8 @@ import random
 import threading
 import time
 from collections import defaultdict
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -91,10 +92,10 @@ class WaitHub:
         listener_conninfo: str,
         ready_query: Any,
         run_query: Callable[[Any, Any], Any],
-        notify: Optional[Callable[[str], None]],
+        notify: Callable[[str], None] | None,
         policy: PollPolicy,
         app_notifies: bool,
-        changed: Optional[Callable[[], bool]] = None,
+        changed: Callable[[], bool] | None = None,
     ) -> None:
         self._listener_conninfo = listener_conninfo
         self._ready_query = ready_query
@@ -118,11 +119,11 @@ class WaitHub:
         self._selftest_channel = f"dbos_client_selftest_{new_id().replace('-', '')[:12]}"
         self._selftest_ok = False
         self._distrust_until = 0.0
-        self._listener_conn: Optional[psycopg.Connection[Any]] = None
+        self._listener_conn: psycopg.Connection[Any] | None = None
 
     # -- waiters ---------------------------------------------------------------------
 
-    def subscribe(self, check: Check, loop: Optional[asyncio.AbstractEventLoop] = None) -> Waiter:
+    def subscribe(self, check: Check, loop: asyncio.AbstractEventLoop | None = None) -> Waiter:
         """Register before the first read, so no notification can slip between read and wait."""
         waiter = Waiter(check) if loop is None else AsyncWaiter(check, loop)
         with self._lock:
@@ -157,7 +158,7 @@ class WaitHub:
         # it again and the next wait returns at once.
         waiter.clear()
 
-    def wait(self, waiter: Waiter, check: Check, deadline: Optional[float]) -> None:
+    def wait(self, waiter: Waiter, check: Check, deadline: float | None) -> None:
         """Block the thread until woken or the deadline; then clear, so the next wake is a new one."""
         self._begin_wait(waiter, check)
         try:
@@ -166,7 +167,7 @@ class WaitHub:
         finally:
             self._end_wait(waiter)
 
-    async def async_wait(self, waiter: AsyncWaiter, check: Check, deadline: Optional[float]) -> None:
+    async def async_wait(self, waiter: AsyncWaiter, check: Check, deadline: float | None) -> None:
         """The same for a task: suspends it, holding no thread and no connection."""
         self._begin_wait(waiter, check)
         try:
@@ -179,7 +180,7 @@ class WaitHub:
             self._end_wait(waiter)
 
     @property
-    def listener_channel(self) -> Optional[str]:
+    def listener_channel(self) -> str | None:
         """The channel that wakes the listener at once, while it listens (for async close)."""
         return self._selftest_channel if self._listening else None
 
@@ -255,7 +256,7 @@ class WaitHub:
             last_tick = time.monotonic()
             try:
                 self._poll_once()
-            except Exception:  # noqa: BLE001 - the poller must outlive any one failure
+            except Exception:
                 logger.warning("the shared poller's check failed; retrying next tick", exc_info=True)
 
     def _poll_once(self) -> None:

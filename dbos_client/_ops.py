@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, Generator, Literal, Optional, TypeVar, Union
+from typing import Any, Literal, TypeVar, Union
 
 from psycopg import errors as pgerr
 from psycopg import sql
@@ -47,11 +48,11 @@ _FINAL = frozenset({"SUCCESS", "ERROR"})  # no resume, no fork in place: nothing
 
 @dataclass(frozen=True)
 class Query:
-    statement: Union[str, sql.Composable]
+    statement: str | sql.Composable
     params: Any = None
     fetch: Literal["one", "all", "none"] = "all"
     #: The caller's monotonic deadline; retries stop there too.
-    deadline: Optional[float] = None
+    deadline: float | None = None
     #: A read that may share one round trip with identical reads issued at the same
     #: moment (the async shell coalesces them). Never set on a write.
     read_only: bool = False
@@ -66,7 +67,7 @@ class Subscribe:
 class Wait:
     check: Check
     #: Monotonic time at which to give up waiting (None: no limit).
-    deadline: Optional[float]
+    deadline: float | None
 
 
 @dataclass(frozen=True)
@@ -74,13 +75,13 @@ class Emit:
     value: Any
 
 
-Action = Union[Query, Subscribe, Wait, Emit]
+Action = Union[Query, Subscribe, Wait, Emit]  # noqa: UP007 - a runtime alias, evaluated on 3.10
 
 
 class ConstraintViolation(Exception):
     """A constraint refused a write on SQLite (psycopg raises its own classes on Postgres)."""
 
-    def __init__(self, message: str, constraint_name: Optional[str] = None) -> None:
+    def __init__(self, message: str, constraint_name: str | None = None) -> None:
         super().__init__(message)
         self.constraint_name = constraint_name
 
@@ -93,7 +94,7 @@ class UniqueViolation(ConstraintViolation):
     pass
 
 
-def _constraint_name(exc: Exception) -> Optional[str]:
+def _constraint_name(exc: Exception) -> str | None:
     if isinstance(exc, ConstraintViolation):
         return exc.constraint_name
     return getattr(getattr(exc, "diag", None), "constraint_name", None)
@@ -103,7 +104,7 @@ T = TypeVar("T")
 Op = Generator[Action, Any, T]
 
 
-def detect_schema(schema: str, database: str, deadline: Optional[float] = None, dialect: str = "postgresql") -> Op[SchemaInfo]:
+def detect_schema(schema: str, database: str, deadline: float | None = None, dialect: str = "postgresql") -> Op[SchemaInfo]:
     detect: Any = DETECT
     if dialect == "sqlite":
         from . import _sql_sqlite as lite
@@ -123,7 +124,7 @@ def detect_schema(schema: str, database: str, deadline: Optional[float] = None, 
 class EnqueueOutcome:
     workflow_id: str
     #: False when a 3.x database has no row for the queue: no application will dequeue it.
-    queue_known: Optional[bool]
+    queue_known: bool | None
 
 
 def enqueue(q: Queries, req: EnqueueRequest) -> Op[EnqueueOutcome]:
@@ -199,7 +200,7 @@ def _check_reuse(req: EnqueueRequest, name: str, class_name: Any, config_name: A
         )  # fmt: skip
 
 
-def send(q: Queries, destination_id: str, text: str, tag: str, topic: Optional[str], idempotency_key: Optional[str]) -> Op[None]:
+def send(q: Queries, destination_id: str, text: str, tag: str, topic: str | None, idempotency_key: str | None) -> Op[None]:
     # The id is fixed before the first attempt, so a retry after a lost commit is a no-op.
     message_id = f"{idempotency_key}::{destination_id}" if idempotency_key is not None else new_id()
     params: list[Any] = [destination_id, topic if topic is not None else NULL_TOPIC, text, message_id]
@@ -319,7 +320,7 @@ def get_status(q: Queries, codec: Codec, workflow_id: str) -> Op[WorkflowStatus]
 
 
 def status_from_row(q: Queries, codec: Codec, row: Any) -> WorkflowStatus:
-    f = dict(zip(q.status_fields, row))
+    f = dict(zip(q.status_fields, row[: len(q.status_fields)], strict=True))
     inputs, output, error = row[len(q.status_fields):]  # fmt: skip
     tag = f["serialization"]
     wid = f["workflow_uuid"]
@@ -368,7 +369,7 @@ def _lenient(decode: Any, raw: Any, workflow_id: str = "", what: str = "") -> An
     """Decode, or keep the stored text: reading a status must not fail on one payload."""
     try:
         return decode()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any decoder's failure keeps the raw text
         if what:
             logger.warning("could not decode the %s of workflow %r, returning the stored text: %s", what, workflow_id, exc)
         return raw
@@ -417,8 +418,8 @@ def list_steps(q: Queries, codec: Codec, workflow_id: str, load_output: bool, li
         steps.append({
             "function_id": function_id,
             "function_name": name,
-            "output": _lenient(lambda: codec.decode(output, tag), output, workflow_id, "step output") if load_output else None,
-            "error": _lenient(lambda: codec.decode_error(error, tag), error, workflow_id, "step error") if load_output else None,
+            "output": _lenient(lambda o=output, t=tag: codec.decode(o, t), output, workflow_id, "step output") if load_output else None,
+            "error": _lenient(lambda e=error, t=tag: codec.decode_error(e, t), error, workflow_id, "step error") if load_output else None,
             "child_workflow_id": child,
             "started_at_epoch_ms": started,
             "completed_at_epoch_ms": completed,
@@ -426,7 +427,7 @@ def list_steps(q: Queries, codec: Codec, workflow_id: str, load_output: bool, li
     return steps
 
 
-def resume(q: Queries, workflow_id: str, queue_name: Optional[str]) -> Op[None]:
+def resume(q: Queries, workflow_id: str, queue_name: str | None) -> Op[None]:
     found, _ = yield Query(q.resume, {"id": workflow_id, "queue": queue_name}, fetch="one")
     if not found:
         raise WorkflowNotFoundError(workflow_id, "resume_workflow")

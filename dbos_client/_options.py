@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from ._serialization import Codec
 from .errors import InvalidArgumentError
@@ -41,13 +42,13 @@ class EnqueueRequest:
 
     row: Mapping[str, Any]
     inputs: str
-    delay_ms: Optional[int]
+    delay_ms: int | None
     workflow_id: str
     workflow_name: str
     queue_name: str
-    class_name: Optional[str]
-    instance_name: Optional[str]
-    deduplication_id: Optional[str]
+    class_name: str | None
+    instance_name: str | None
+    deduplication_id: str | None
     reject_existing_id: bool
     return_existing_on_dedup: bool
 
@@ -70,7 +71,7 @@ def require_text(value: Any, what: str) -> str:
     return value
 
 
-def optional_text(value: Any, what: str) -> Optional[str]:
+def optional_text(value: Any, what: str) -> str | None:
     return None if value is None else require_text(value, what)
 
 
@@ -84,7 +85,7 @@ def check_keys(given: Mapping[str, Any], known: frozenset[str], unsupported: Map
             raise InvalidArgumentError(f"{what} {key!r} is not supported: {why}")
 
 
-def check_timeout(value: Any, what: str = "timeout_seconds", allow_none: bool = True) -> Optional[float]:
+def check_timeout(value: Any, what: str = "timeout_seconds", allow_none: bool = True) -> float | None:
     if value is None:
         if allow_none:
             return None
@@ -111,7 +112,7 @@ def build_enqueue(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     codec: Codec,
-    client_application_name: Optional[str],
+    client_application_name: str | None,
 ) -> EnqueueRequest:
     if not isinstance(options, Mapping):
         raise InvalidArgumentError(f"enqueue options must be a dict, got {type(options).__name__}")
@@ -254,8 +255,8 @@ class ListFilters:
     prefixes: tuple[str, ...]
     flags: Mapping[str, bool]
     queues_only: bool
-    limit: Optional[int]
-    offset: Optional[int]
+    limit: int | None
+    offset: int | None
     sort_desc: bool
     load_input: bool
     load_output: bool
@@ -288,7 +289,7 @@ def epoch_ms(value: Any, what: str) -> int:
     raise InvalidArgumentError(f"{what} must be an ISO 8601 time, a datetime or epoch milliseconds")
 
 
-def _count(value: Any, what: str) -> Optional[int]:
+def _count(value: Any, what: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:

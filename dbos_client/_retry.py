@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Callable, Optional
-
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -61,9 +60,9 @@ def is_transient(exc: BaseException) -> bool:
 def retrying(
     policy: RetryPolicy,
     *,
-    deadline: Optional[float] = None,
+    deadline: float | None = None,
     attempts_made: int = 0,
-    sleep: Optional[Callable[[float], Any]] = None,
+    sleep: Callable[[float], Any] | None = None,
     clock: Callable[[], float] = time.monotonic,
     asynchronous: bool = False,
 ) -> Retrying:
@@ -125,7 +124,7 @@ def retrying(
     )
 
 
-def _log_retry(retry_state: "object") -> None:
+def _log_retry(retry_state: object) -> None:
     outcome = getattr(retry_state, "outcome", None)
     exc = outcome.exception() if outcome is not None else None
     logger.warning(

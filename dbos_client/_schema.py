@@ -6,8 +6,9 @@ history), so features are detected by the columns present, never by version numb
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from psycopg import sql
 
@@ -39,12 +40,12 @@ class SchemaInfo:
     schema: str
     tables: Mapping[str, frozenset[str]]
     notifications_trigger: bool
-    migration_version: Optional[int] = None
+    migration_version: int | None = None
 
     def columns(self, table: str) -> frozenset[str]:
         return self.tables.get(table, frozenset())
 
-    def has(self, table: str, column: Optional[str] = None) -> bool:
+    def has(self, table: str, column: str | None = None) -> bool:
         if column is None:
             return table in self.tables
         return column in self.columns(table)
@@ -96,7 +97,7 @@ def parse_detection(schema: str, database: str, tables_json: Any, trigger: bool,
     return SchemaInfo(schema=schema, tables=tables, notifications_trigger=bool(trigger))
 
 
-def migration_version_query(info: SchemaInfo) -> Optional[sql.Composed]:
+def migration_version_query(info: SchemaInfo) -> sql.Composed | None:
     if not info.has("dbos_migrations", "version"):
         return None
     return sql.SQL("SELECT max(version) FROM {}.dbos_migrations").format(sql.Identifier(info.schema))

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 from .errors import InvalidArgumentError, SerializationError
 
@@ -92,7 +92,7 @@ class PortableWorkflowError(Exception):
 
     message: str
     name: str
-    code: Union[int, str, None] = None
+    code: int | str | None = None
     data: Any = None
 
     def __str__(self) -> str:
@@ -128,13 +128,13 @@ def _portableify(value: Any) -> Any:
 _PICKLE_SERIALIZER = DefaultSerializer()
 _PORTABLE_SERIALIZER = PortableJSONSerializer()
 
-FormatChoice = Union[WorkflowSerializationFormat, str, None]
+FormatChoice = Union[WorkflowSerializationFormat, str, None]  # noqa: UP007 - a runtime alias, evaluated on 3.10
 
 
 class Codec:
     """The client's serializer plus the two built-in formats, picked per row by tag."""
 
-    def __init__(self, serializer: Optional[Any] = None) -> None:
+    def __init__(self, serializer: Any | None = None) -> None:
         serializer = serializer if serializer is not None else _PICKLE_SERIALIZER
         for attr in ("serialize", "deserialize", "name"):
             if not callable(getattr(serializer, attr, None)):
@@ -162,7 +162,7 @@ class Codec:
             f"unknown serialization_type {value!r}: use 'portable', 'native' or None"
         )
 
-    def _for_tag(self, tag: Optional[str]) -> Any:
+    def _for_tag(self, tag: str | None) -> Any:
         if tag == PORTABLE:
             return _PORTABLE_SERIALIZER
         if tag == PICKLE:
@@ -188,7 +188,7 @@ class Codec:
             raise SerializationError(f"the serialized {what} contains a NUL character, which Postgres text cannot store")
         return text
 
-    def decode(self, text: Optional[str], tag: Optional[str], what: str = "value") -> Any:
+    def decode(self, text: str | None, tag: str | None, what: str = "value") -> Any:
         if text is None:
             return None
         try:
@@ -207,7 +207,7 @@ class Codec:
             return self.encode({"namedArgs": kwargs, "positionalArgs": list(args)}, tag, "workflow arguments")
         return self.encode({"args": tuple(args), "kwargs": kwargs}, tag, "workflow arguments")
 
-    def decode_args(self, text: Optional[str], tag: Optional[str]) -> Optional[dict[str, Any]]:
+    def decode_args(self, text: str | None, tag: str | None) -> dict[str, Any] | None:
         """``{"args": tuple, "kwargs": dict}`` whatever the stored shape."""
         value = self.decode(text, tag, "workflow arguments")
         if value is None:
@@ -216,7 +216,7 @@ class Codec:
             return {"args": tuple(value.get("positionalArgs") or []), "kwargs": value.get("namedArgs") or {}}
         return {"args": tuple(value.get("args") or ()), "kwargs": value.get("kwargs") or {}}
 
-    def decode_error(self, text: Optional[str], tag: Optional[str]) -> Optional[BaseException]:
+    def decode_error(self, text: str | None, tag: str | None) -> BaseException | None:
         """The workflow's exception, as the runtime would re-raise it."""
         if text is None:
             return None

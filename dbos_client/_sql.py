@@ -335,7 +335,7 @@ class Queries:
         return Jsonb(value)
 
 
-    def list_workflows(self, f: "ListFilters") -> tuple[str, dict[str, Any]]:
+    def list_workflows(self, f: ListFilters) -> tuple[str, dict[str, Any]]:
         """The statement and parameters for one list_workflows call (filters vary per call)."""
         from ._options import LIST_COLUMNS, LIST_TIMES
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from psycopg import sql
 
@@ -32,7 +33,7 @@ def render(statement: Any) -> str:
     """A psycopg statement as SQLite text: ``%(name)s`` -> ``:name``, ``%s`` -> ``?``."""
     text = statement.as_string(None) if isinstance(statement, sql.Composable) else statement
 
-    def swap(m: "re.Match[str]") -> str:
+    def swap(m: re.Match[str]) -> str:
         if m.group(1):
             return f":{m.group(1)}"
         return "?" if m.group(0) == "%s" else "%"
@@ -80,7 +81,7 @@ def _detect(conn: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
 DETECT = Script("detect", _detect, write=False)
 
 
-def enqueue_script(insert: str, insert_inputs: Optional[str], find_existing: str, queue_known: Optional[str]) -> Script:
+def enqueue_script(insert: str, insert_inputs: str | None, find_existing: str, queue_known: str | None) -> Script:
     def run(conn: Any, p: dict[str, Any]) -> list[tuple[Any, ...]]:
         inserted = bool(conn.execute(insert, p).fetchall())
         if inserted and insert_inputs is not None:

@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from psycopg import sql
 
@@ -52,8 +52,8 @@ class SqliteDriver:
         self._idle: list[_Connection] = []
         self._lock = threading.Lock()
         self._closed = False
-        self._watch: Optional[_Connection] = None
-        self._seen_version: Optional[int] = None
+        self._watch: _Connection | None = None
+        self._seen_version: int | None = None
 
     # -- connections -----------------------------------------------------------------
 
@@ -106,7 +106,7 @@ class SqliteDriver:
 
     # -- statements ------------------------------------------------------------------
 
-    def execute(self, query: Query, limit: Optional[float]) -> Any:
+    def execute(self, query: Query, limit: float | None) -> Any:
         """Run one Query (a statement or a Script); a lock is waited for until ``limit`` at most."""
         conn = self._acquire()
         broken = False
@@ -177,7 +177,7 @@ def _text(statement: Any) -> str:
     return render(statement) if isinstance(statement, sql.Composable) else statement
 
 
-def _set_busy_wait(conn: _Connection, limit: Optional[float]) -> None:
+def _set_busy_wait(conn: _Connection, limit: float | None) -> None:
     wait = _MAX_BUSY_WAIT if limit is None else min(_MAX_BUSY_WAIT, max(_MIN_BUSY_WAIT, limit - time.monotonic()))
     ms = int(wait * 1000)
     if ms != conn.busy_ms:

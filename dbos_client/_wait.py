@@ -8,8 +8,9 @@ a notification on the check's channel, or the shared poller finding the check sa
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal, Optional
+from typing import Literal
 
 EVENTS_CHANNEL = "dbos_workflow_events_channel"
 STREAMS_CHANNEL = "dbos_streams_channel"
@@ -28,15 +29,15 @@ class Check:
 
     kind: Literal["event", "stream", "result"]
     workflow_id: str
-    key: Optional[str] = None
-    offset: Optional[int] = None
+    key: str | None = None
+    offset: int | None = None
 
     @property
-    def channel(self) -> Optional[str]:
+    def channel(self) -> str | None:
         return {"event": EVENTS_CHANNEL, "stream": STREAMS_CHANNEL}.get(self.kind)
 
     @property
-    def payload(self) -> Optional[str]:
+    def payload(self) -> str | None:
         """The NOTIFY payload that concerns this check: ``workflow_id::key``."""
         return None if self.key is None else f"{self.workflow_id}::{self.key}"
 
@@ -49,16 +50,16 @@ class Check:
 class Deadline:
     """A deadline on a monotonic clock; None means no limit."""
 
-    def __init__(self, timeout_seconds: Optional[float], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, timeout_seconds: float | None, clock: Callable[[], float] = time.monotonic) -> None:
         self.timeout_seconds = timeout_seconds
         self._clock = clock
         self.restart()
 
     def restart(self) -> None:
         """Start the timeout afresh (read_stream's timeout is per value)."""
-        self.at: Optional[float] = None if self.timeout_seconds is None else self._clock() + self.timeout_seconds
+        self.at: float | None = None if self.timeout_seconds is None else self._clock() + self.timeout_seconds
 
-    def remaining(self) -> Optional[float]:
+    def remaining(self) -> float | None:
         """Seconds left (never negative), or None for no deadline."""
         if self.at is None:
             return None

@@ -23,8 +23,9 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import fields
-from typing import Any, Callable, Optional, Sequence, TextIO
+from typing import Any, TextIO
 
 from . import __version__
 from ._serialization import PortableWorkflowError
@@ -231,7 +232,7 @@ def compact(value: Any) -> str:
     return json.dumps(jsonable(value))
 
 
-def emit(value: Any, out: Optional[TextIO] = None) -> None:
+def emit(value: Any, out: TextIO | None = None) -> None:
     """Print one JSON document: indented for a person at a terminal, one line for a pipe."""
     out = out or sys.stdout
     indent = 2 if out.isatty() else None
@@ -306,7 +307,7 @@ def cmd_status(client: DBOSClient, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def await_result(client: DBOSClient, handle: WorkflowHandle[Any], timeout: Optional[float]) -> Any:
+def await_result(client: DBOSClient, handle: WorkflowHandle[Any], timeout: float | None) -> Any:
     """The workflow's result. Its own failure becomes ``WorkflowFailed`` (exit 5);
     cancellation, dead-lettering, timeouts and not-found keep the client's errors."""
     try:
@@ -375,7 +376,7 @@ def cmd_steps(client: DBOSClient, args: argparse.Namespace) -> int:
 # -- watch ----------------------------------------------------------------------------
 
 
-def progress_fraction(value: Any) -> Optional[float]:
+def progress_fraction(value: Any) -> float | None:
     """How far along an event value says the work is, in [0, 1]; None if it is no progress.
 
     A float in [0, 1] is a fraction; any other number in [0, 100] a percentage (so an
@@ -448,10 +449,10 @@ def _clip(line: str, width: int) -> str:
 class PlainView:
     """Not a terminal: one line per change, for logs, pipes and ``grep``."""
 
-    def __init__(self, out: TextIO, stream_key: Optional[str]) -> None:
+    def __init__(self, out: TextIO, stream_key: str | None) -> None:
         self.out = out
         self.stream_key = stream_key
-        self._status: Optional[str] = None
+        self._status: str | None = None
         self._events: dict[str, str] = {}
 
     def show(self, status: WorkflowStatus, events: dict[str, Any], stream_values: list[Any]) -> None:
@@ -482,7 +483,7 @@ class TerminalView:
 
     HIDE_CURSOR, SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
 
-    def __init__(self, out: TextIO, stream_key: Optional[str]) -> None:
+    def __init__(self, out: TextIO, stream_key: str | None) -> None:
         self.out = out
         self.stream_key = stream_key
         self.color = "NO_COLOR" not in os.environ  # https://no-color.org
@@ -519,8 +520,8 @@ class StreamFollower:
 
     def __init__(self, client: DBOSClient, workflow_id: str, key: str) -> None:
         self._client, self._workflow_id, self._key = client, workflow_id, key
-        self._values: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
-        self._error: Optional[BaseException] = None
+        self._values: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._error: BaseException | None = None
         # Daemon: at exit the client is closed, which ends a read still waiting.
         self._thread = threading.Thread(target=self._run, name="dbos-client-watch-stream", daemon=True)
         self._thread.start()
@@ -529,7 +530,7 @@ class StreamFollower:
         try:
             for value in self._client.read_stream(self._workflow_id, self._key):
                 self._values.put(value)
-        except Exception as exc:  # handed to the main thread by take()
+        except Exception as exc:  # noqa: BLE001 - handed to the main thread by take()
             self._error = exc
 
     def take(self) -> list[Any]:
@@ -699,7 +700,7 @@ def build_parser() -> argparse.ArgumentParser:
 # -- main ---------------------------------------------------------------------------
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns its exit code (argparse exits 2 itself on a usage error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -717,7 +718,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # interpreter's final flush does not complain a second time.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_ERROR
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the CLI's last resort: one line, an exit code
         print(f"{PROG}: {_message(exc)}", file=sys.stderr, flush=True)
         return exit_code_for(exc)
     finally:

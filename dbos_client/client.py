@@ -12,11 +12,11 @@ import asyncio
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generator, Generic, Iterator, List, Optional, TypeVar
-
-from typing_extensions import Unpack
+from collections.abc import AsyncIterator, Generator, Iterator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import psycopg
+from typing_extensions import Unpack
 
 from . import _calls
 from ._base import SCHEMA_CHANGED, ClientBase, OpState, recording_connection_class
@@ -48,7 +48,7 @@ class WorkflowHandle(Generic[R]):
     ``get_workflow_id()``, ``get_status()`` and ``get_result()``.
     """
 
-    def __init__(self, client: "DBOSClient", workflow_id: str) -> None:
+    def __init__(self, client: DBOSClient, workflow_id: str) -> None:
         self._client = client
         self.workflow_id = workflow_id
 
@@ -65,7 +65,7 @@ class WorkflowHandle(Generic[R]):
         self._client._warn_in_event_loop("get_status", "AsyncWorkflowHandle.get_status")
         return self._client._run(_calls.get_status(self._client._core, self.workflow_id))
 
-    def get_result(self, *, timeout_seconds: Optional[float] = None, polling_interval_sec: Optional[float] = None) -> R:
+    def get_result(self, *, timeout_seconds: float | None = None, polling_interval_sec: float | None = None) -> R:
         """Block until the workflow finishes, then return its value or raise its error.
 
         Blocks until the workflow reaches SUCCESS, ERROR, CANCELLED or
@@ -128,10 +128,10 @@ class DBOSClient(ClientBase):
     def _init_io(self) -> None:
         self._pool_lock = threading.Lock()
         self._schema_lock = threading.Lock()
-        self._pool: Optional["ConnectionPool[Any]"] = None
-        self._hub: Optional[WaitHub] = None
-        self._q: Optional[Queries] = None
-        self._async_twin: Optional["AsyncDBOSClient"] = None
+        self._pool: ConnectionPool[Any] | None = None
+        self._hub: WaitHub | None = None
+        self._q: Queries | None = None
+        self._async_twin: AsyncDBOSClient | None = None
         self._warned_in_loop: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------------
@@ -160,7 +160,7 @@ class DBOSClient(ClientBase):
         """Same as ``close()``; the name ``dbos.DBOSClient`` uses."""
         self.close()
 
-    def __enter__(self) -> "DBOSClient":
+    def __enter__(self) -> DBOSClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -208,8 +208,8 @@ class DBOSClient(ClientBase):
         self,
         destination_id: str,
         message: Any,
-        topic: Optional[str] = None,
-        idempotency_key: Optional[str] = None,
+        topic: str | None = None,
+        idempotency_key: str | None = None,
         *,
         serialization_type: FormatChoice = None,
     ) -> None:
@@ -256,8 +256,8 @@ class DBOSClient(ClientBase):
         key: str,
         *,
         offset: int = 0,
-        polling_interval_sec: Optional[float] = None,
-        timeout_seconds: Optional[float] = None,
+        polling_interval_sec: float | None = None,
+        timeout_seconds: float | None = None,
     ) -> Iterator[Any]:
         """Yield every value of the workflow's stream ``key``, in order, live.
 
@@ -299,7 +299,7 @@ class DBOSClient(ClientBase):
         self._warn_in_event_loop("cancel_workflow", "cancel_workflow_async")
         self._run(_calls.cancel(self._core, [workflow_id], cancel_children))
 
-    def cancel_workflows(self, workflow_ids: List[str], *, cancel_children: bool = False) -> None:
+    def cancel_workflows(self, workflow_ids: list[str], *, cancel_children: bool = False) -> None:
         """Cancel several workflows in one statement; see ``cancel_workflow``.
 
         Raises:
@@ -318,7 +318,7 @@ class DBOSClient(ClientBase):
         self._warn_in_event_loop("delete_workflow", "delete_workflow_async")
         self._run(_calls.delete(self._core, [workflow_id], delete_children))
 
-    def delete_workflows(self, workflow_ids: List[str], *, delete_children: bool = False) -> None:
+    def delete_workflows(self, workflow_ids: list[str], *, delete_children: bool = False) -> None:
         """Delete several workflows in one statement; see ``delete_workflow``.
 
         Raises:
@@ -327,7 +327,7 @@ class DBOSClient(ClientBase):
         self._warn_in_event_loop("delete_workflows", "delete_workflows_async")
         self._run(_calls.delete(self._core, workflow_ids, delete_children))
 
-    def list_workflows(self, **filters: Unpack[ListWorkflowsFilters]) -> List[WorkflowStatus]:
+    def list_workflows(self, **filters: Unpack[ListWorkflowsFilters]) -> list[WorkflowStatus]:
         """Workflows matching the filters, oldest first (``sort_desc=True``: newest). One query.
 
         The filters are ``dbos.DBOSClient.list_workflows``'s (see ``ListWorkflowsFilters``);
@@ -339,15 +339,15 @@ class DBOSClient(ClientBase):
         self._warn_in_event_loop("list_workflows", "list_workflows_async")
         return self._run(_calls.list_workflows(self._core, filters))  # type: ignore[no-any-return]
 
-    def list_queued_workflows(self, **filters: Unpack[ListWorkflowsFilters]) -> List[WorkflowStatus]:
+    def list_queued_workflows(self, **filters: Unpack[ListWorkflowsFilters]) -> list[WorkflowStatus]:
         """Workflows on a queue that have not finished (ENQUEUED, PENDING or DELAYED, unless
         ``status`` says otherwise). Same filters as ``list_workflows``. One query."""
         self._warn_in_event_loop("list_queued_workflows", "list_queued_workflows_async")
         return self._run(_calls.list_workflows(self._core, filters, queues_only=True))  # type: ignore[no-any-return]
 
     def list_workflow_steps(
-        self, workflow_id: str, *, load_output: bool = True, limit: Optional[int] = None, offset: Optional[int] = None
-    ) -> List[Dict[str, Any]]:
+        self, workflow_id: str, *, load_output: bool = True, limit: int | None = None, offset: int | None = None
+    ) -> list[dict[str, Any]]:
         """The workflow's recorded steps in order: dicts with ``function_id``, ``function_name``,
         ``output``, ``error``, ``child_workflow_id``, ``started_at_epoch_ms`` and
         ``completed_at_epoch_ms``, as DBOS's ``StepInfo``. One query.
@@ -358,7 +358,7 @@ class DBOSClient(ClientBase):
         self._warn_in_event_loop("list_workflow_steps", "list_workflow_steps_async")
         return self._run(_calls.list_steps(self._core, workflow_id, load_output, limit, offset))  # type: ignore[no-any-return]
 
-    def resume_workflow(self, workflow_id: str, *, queue_name: Optional[str] = None) -> WorkflowHandle[Any]:
+    def resume_workflow(self, workflow_id: str, *, queue_name: str | None = None) -> WorkflowHandle[Any]:
         """Re-enqueue a cancelled or failed-over workflow so it runs again from its last step.
 
         One statement. It goes on ``queue_name``, or DBOS's internal queue, which every
@@ -373,7 +373,7 @@ class DBOSClient(ClientBase):
 
     # -- DBOS's *_async names, on an AsyncDBOSClient made on first use -----------------
 
-    def _twin(self) -> "AsyncDBOSClient":
+    def _twin(self) -> AsyncDBOSClient:
         """The async client behind the ``*_async`` methods: same settings, one per event loop.
 
         An async pool belongs to one loop; a script that calls ``asyncio.run`` twice gets a
@@ -395,7 +395,7 @@ class DBOSClient(ClientBase):
             stale._close_from_sync()
         return twin
 
-    async def enqueue_async(self, options: EnqueueOptions, *args: Any, **kwargs: Any) -> "AsyncWorkflowHandle[Any]":
+    async def enqueue_async(self, options: EnqueueOptions, *args: Any, **kwargs: Any) -> AsyncWorkflowHandle[Any]:
         """``enqueue`` for asyncio code; see ``AsyncDBOSClient.enqueue``."""
         return await self._twin().enqueue(options, *args, **kwargs)
 
@@ -403,8 +403,8 @@ class DBOSClient(ClientBase):
         self,
         destination_id: str,
         message: Any,
-        topic: Optional[str] = None,
-        idempotency_key: Optional[str] = None,
+        topic: str | None = None,
+        idempotency_key: str | None = None,
         *,
         serialization_type: FormatChoice = None,
     ) -> None:
@@ -425,15 +425,15 @@ class DBOSClient(ClientBase):
         key: str,
         *,
         offset: int = 0,
-        polling_interval_sec: Optional[float] = None,
-        timeout_seconds: Optional[float] = None,
+        polling_interval_sec: float | None = None,
+        timeout_seconds: float | None = None,
     ) -> AsyncIterator[Any]:
         """``read_stream`` as an async iterator: ``async for value in client.read_stream_async(...)``."""
         return self._twin().read_stream(
             workflow_id, key, offset=offset, polling_interval_sec=polling_interval_sec, timeout_seconds=timeout_seconds
         )
 
-    async def retrieve_workflow_async(self, workflow_id: str) -> "AsyncWorkflowHandle[Any]":
+    async def retrieve_workflow_async(self, workflow_id: str) -> AsyncWorkflowHandle[Any]:
         """``retrieve_workflow`` for asyncio code; the handle's methods are coroutines."""
         return await self._twin().retrieve_workflow(workflow_id)
 
@@ -441,11 +441,11 @@ class DBOSClient(ClientBase):
         """``cancel_workflow`` for asyncio code."""
         await self._twin().cancel_workflow(workflow_id, cancel_children=cancel_children)
 
-    async def resume_workflow_async(self, workflow_id: str, *, queue_name: Optional[str] = None) -> "AsyncWorkflowHandle[Any]":
+    async def resume_workflow_async(self, workflow_id: str, *, queue_name: str | None = None) -> AsyncWorkflowHandle[Any]:
         """``resume_workflow`` for asyncio code."""
         return await self._twin().resume_workflow(workflow_id, queue_name=queue_name)
 
-    async def cancel_workflows_async(self, workflow_ids: List[str], *, cancel_children: bool = False) -> None:
+    async def cancel_workflows_async(self, workflow_ids: list[str], *, cancel_children: bool = False) -> None:
         """``cancel_workflows`` for asyncio code."""
         await self._twin().cancel_workflows(workflow_ids, cancel_children=cancel_children)
 
@@ -453,21 +453,21 @@ class DBOSClient(ClientBase):
         """``delete_workflow`` for asyncio code."""
         await self._twin().delete_workflow(workflow_id, delete_children=delete_children)
 
-    async def delete_workflows_async(self, workflow_ids: List[str], *, delete_children: bool = False) -> None:
+    async def delete_workflows_async(self, workflow_ids: list[str], *, delete_children: bool = False) -> None:
         """``delete_workflows`` for asyncio code."""
         await self._twin().delete_workflows(workflow_ids, delete_children=delete_children)
 
-    async def list_workflows_async(self, **filters: Unpack[ListWorkflowsFilters]) -> List[WorkflowStatus]:
+    async def list_workflows_async(self, **filters: Unpack[ListWorkflowsFilters]) -> list[WorkflowStatus]:
         """``list_workflows`` for asyncio code."""
         return await self._twin().list_workflows(**filters)
 
-    async def list_queued_workflows_async(self, **filters: Unpack[ListWorkflowsFilters]) -> List[WorkflowStatus]:
+    async def list_queued_workflows_async(self, **filters: Unpack[ListWorkflowsFilters]) -> list[WorkflowStatus]:
         """``list_queued_workflows`` for asyncio code."""
         return await self._twin().list_queued_workflows(**filters)
 
     async def list_workflow_steps_async(
-        self, workflow_id: str, *, load_output: bool = True, limit: Optional[int] = None, offset: Optional[int] = None
-    ) -> List[Dict[str, Any]]:
+        self, workflow_id: str, *, load_output: bool = True, limit: int | None = None, offset: int | None = None
+    ) -> list[dict[str, Any]]:
         """``list_workflow_steps`` for asyncio code."""
         return await self._twin().list_workflow_steps(workflow_id, load_output=load_output, limit=limit, offset=offset)
 
@@ -485,7 +485,7 @@ class DBOSClient(ClientBase):
                 "DBOSClient.%s blocks the running event loop; use %s (or AsyncDBOSClient) in async code", name, twin
             )
 
-    def _queries(self, deadline: Optional[float]) -> Queries:
+    def _queries(self, deadline: float | None) -> Queries:
         """The statements for this database's schema; detects it on first use, within ``deadline``."""
         q = self._q
         if q is not None:
@@ -529,7 +529,7 @@ class DBOSClient(ClientBase):
             if state.waiter is not None and self._hub is not None:
                 self._hub.unsubscribe(state.waiter)
 
-    def _perform(self, action: Any, state: OpState) -> tuple[Any, Optional[BaseException]]:
+    def _perform(self, action: Any, state: OpState) -> tuple[Any, BaseException | None]:
         """Carry out one action; a psycopg error goes back to the op to translate."""
         if isinstance(action, Query):
             try:
@@ -571,7 +571,7 @@ class DBOSClient(ClientBase):
                 raise
             raise self._unavailable(exc) from exc
 
-    def _execute_once(self, query: Query, limit: Optional[float]) -> Any:
+    def _execute_once(self, query: Query, limit: float | None) -> Any:
         if self._sqlite is not None:
             return self._sqlite.execute(query, limit)
         pool = self._get_pool()
@@ -590,7 +590,7 @@ class DBOSClient(ClientBase):
                 pool.check()
             raise
 
-    def _get_pool(self) -> "ConnectionPool[Any]":
+    def _get_pool(self) -> ConnectionPool[Any]:
         pool = self._pool
         if pool is not None:
             return pool
@@ -644,6 +644,6 @@ class DBOSClient(ClientBase):
         try:
             with pool.connection(timeout=1.0) as conn:
                 conn.execute("SELECT pg_notify(%s, 'stop')", (channel,))
-        except Exception:  # noqa: BLE001 - the listener then stops at its next timeout
+        except Exception:
             logger.debug("could not wake the notification listener", exc_info=True)
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generic, List, Optional, TypeVar
-
-from typing_extensions import Unpack
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import psycopg
+from typing_extensions import Unpack
 
 from . import _calls
 from ._base import SCHEMA_CHANGED, ClientBase, OpState, recording_connection_class
@@ -58,7 +58,7 @@ class AsyncWorkflowHandle(Generic[R]):
     ``get_result()`` are coroutines, as on the handles of ``dbos.DBOSClient.enqueue_async``.
     """
 
-    def __init__(self, client: "AsyncDBOSClient", workflow_id: str) -> None:
+    def __init__(self, client: AsyncDBOSClient, workflow_id: str) -> None:
         self._client = client
         self.workflow_id = workflow_id
 
@@ -75,7 +75,7 @@ class AsyncWorkflowHandle(Generic[R]):
         return await self._client._run(_calls.get_status(self._client._core, self.workflow_id))
 
     async def get_result(
-        self, *, timeout_seconds: Optional[float] = None, polling_interval_sec: Optional[float] = None
+        self, *, timeout_seconds: float | None = None, polling_interval_sec: float | None = None
     ) -> R:
         """Wait until the workflow finishes, then return its value or raise its error.
 
@@ -104,13 +104,13 @@ class AsyncDBOSClient(ClientBase):
     _kind = "AsyncDBOSClient"
 
     def _init_io(self) -> None:
-        self._pool: Optional["AsyncConnectionPool[Any]"] = None
-        self._hub: Optional[WaitHub] = None
-        self._q: Optional[Queries] = None
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._pool: AsyncConnectionPool[Any] | None = None
+        self._hub: WaitHub | None = None
+        self._q: Queries | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._pool_lock = asyncio.Lock()
         self._schema_lock = asyncio.Lock()
-        self._batches: dict[Any, "asyncio.Future[Any]"] = {}
+        self._batches: dict[Any, asyncio.Future[Any]] = {}
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -137,7 +137,7 @@ class AsyncDBOSClient(ClientBase):
         """Same as ``close()``."""
         await self.close()
 
-    async def __aenter__(self) -> "AsyncDBOSClient":
+    async def __aenter__(self) -> AsyncDBOSClient:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -190,8 +190,8 @@ class AsyncDBOSClient(ClientBase):
         self,
         destination_id: str,
         message: Any,
-        topic: Optional[str] = None,
-        idempotency_key: Optional[str] = None,
+        topic: str | None = None,
+        idempotency_key: str | None = None,
         *,
         serialization_type: FormatChoice = None,
     ) -> None:
@@ -224,8 +224,8 @@ class AsyncDBOSClient(ClientBase):
         key: str,
         *,
         offset: int = 0,
-        polling_interval_sec: Optional[float] = None,
-        timeout_seconds: Optional[float] = None,
+        polling_interval_sec: float | None = None,
+        timeout_seconds: float | None = None,
     ) -> AsyncIterator[Any]:
         """``async for value in client.read_stream(workflow_id, key)``: every value, in order, live.
 
@@ -253,7 +253,7 @@ class AsyncDBOSClient(ClientBase):
         """
         await self._run(_calls.cancel(self._core, [workflow_id], cancel_children))
 
-    async def cancel_workflows(self, workflow_ids: List[str], *, cancel_children: bool = False) -> None:
+    async def cancel_workflows(self, workflow_ids: list[str], *, cancel_children: bool = False) -> None:
         """Cancel several workflows in one statement; an unknown id cancels none (WorkflowNotFoundError)."""
         await self._run(_calls.cancel(self._core, workflow_ids, cancel_children))
 
@@ -261,25 +261,25 @@ class AsyncDBOSClient(ClientBase):
         """Delete a workflow and everything it stored. See ``DBOSClient.delete_workflow``."""
         await self._run(_calls.delete(self._core, [workflow_id], delete_children))
 
-    async def delete_workflows(self, workflow_ids: List[str], *, delete_children: bool = False) -> None:
+    async def delete_workflows(self, workflow_ids: list[str], *, delete_children: bool = False) -> None:
         """Delete several workflows in one statement; an unknown id deletes none."""
         await self._run(_calls.delete(self._core, workflow_ids, delete_children))
 
-    async def list_workflows(self, **filters: Unpack[ListWorkflowsFilters]) -> List[WorkflowStatus]:
+    async def list_workflows(self, **filters: Unpack[ListWorkflowsFilters]) -> list[WorkflowStatus]:
         """Workflows matching the filters. See ``DBOSClient.list_workflows``."""
         return await self._run(_calls.list_workflows(self._core, filters))  # type: ignore[no-any-return]
 
-    async def list_queued_workflows(self, **filters: Unpack[ListWorkflowsFilters]) -> List[WorkflowStatus]:
+    async def list_queued_workflows(self, **filters: Unpack[ListWorkflowsFilters]) -> list[WorkflowStatus]:
         """Unfinished workflows on a queue. See ``DBOSClient.list_queued_workflows``."""
         return await self._run(_calls.list_workflows(self._core, filters, queues_only=True))  # type: ignore[no-any-return]
 
     async def list_workflow_steps(
-        self, workflow_id: str, *, load_output: bool = True, limit: Optional[int] = None, offset: Optional[int] = None
-    ) -> List[Dict[str, Any]]:
+        self, workflow_id: str, *, load_output: bool = True, limit: int | None = None, offset: int | None = None
+    ) -> list[dict[str, Any]]:
         """The workflow's recorded steps in order. See ``DBOSClient.list_workflow_steps``."""
         return await self._run(_calls.list_steps(self._core, workflow_id, load_output, limit, offset))  # type: ignore[no-any-return]
 
-    async def resume_workflow(self, workflow_id: str, *, queue_name: Optional[str] = None) -> AsyncWorkflowHandle[Any]:
+    async def resume_workflow(self, workflow_id: str, *, queue_name: str | None = None) -> AsyncWorkflowHandle[Any]:
         """Re-enqueue a cancelled workflow so it runs again from its last step. One statement.
 
         Raises:
@@ -328,7 +328,7 @@ class AsyncDBOSClient(ClientBase):
         if state.waiter is not None and self._hub is not None:
             self._hub.unsubscribe(state.waiter)
 
-    async def _perform(self, action: Any, state: OpState) -> tuple[Any, Optional[BaseException]]:
+    async def _perform(self, action: Any, state: OpState) -> tuple[Any, BaseException | None]:
         """Carry out one action; a psycopg error goes back to the op to translate."""
         if isinstance(action, Query):
             try:
@@ -349,7 +349,7 @@ class AsyncDBOSClient(ClientBase):
             return None, None
         raise TypeError(f"unexpected action {action!r}")
 
-    async def _queries(self, deadline: Optional[float]) -> Queries:
+    async def _queries(self, deadline: float | None) -> Queries:
         q = self._q
         if q is not None:
             return q
@@ -373,11 +373,11 @@ class AsyncDBOSClient(ClientBase):
             loop.call_soon(self._launch, key, query, batch)
         return await asyncio.shield(batch)
 
-    def _launch(self, key: Any, query: Query, batch: "asyncio.Future[Any]") -> None:
+    def _launch(self, key: Any, query: Query, batch: asyncio.Future[Any]) -> None:
         del self._batches[key]
         task = asyncio.ensure_future(self._execute_alone(query))
 
-        def settle(done: "asyncio.Future[Any]") -> None:
+        def settle(done: asyncio.Future[Any]) -> None:
             if batch.done():
                 return
             if done.cancelled():
@@ -410,7 +410,7 @@ class AsyncDBOSClient(ClientBase):
                 raise
             raise self._unavailable(exc) from exc
 
-    async def _execute_once(self, query: Query, limit: Optional[float]) -> Any:
+    async def _execute_once(self, query: Query, limit: float | None) -> Any:
         if self._sqlite is not None:
             self._bind_loop()
             # sqlite3 blocks: a worker thread runs the statement, the loop stays free.
@@ -437,7 +437,7 @@ class AsyncDBOSClient(ClientBase):
             raise DBOSClientError("an AsyncDBOSClient belongs to the event loop it first ran on; make one per loop")
         return loop
 
-    async def _get_pool(self) -> "AsyncConnectionPool[Any]":
+    async def _get_pool(self) -> AsyncConnectionPool[Any]:
         pool = self._pool
         if pool is not None:
             return pool
@@ -499,6 +499,6 @@ class AsyncDBOSClient(ClientBase):
         try:
             async with pool.connection(timeout=1.0) as conn:
                 await conn.execute("SELECT pg_notify(%s, 'stop')", (channel,))
-        except Exception:  # noqa: BLE001 - the listener then stops at its next timeout
+        except Exception:
             logger.debug("could not wake the notification listener", exc_info=True)
 

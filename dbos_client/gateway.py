@@ -47,8 +47,9 @@ import inspect
 import json
 import logging
 import math
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Literal, Optional, Union
+from typing import Any, Literal
 
 try:
     from fastapi import APIRouter, FastAPI, HTTPException, Request
@@ -78,10 +79,10 @@ class Access:
     action: Action
     workflow_id: str
     #: The event key, the stream key, or the message topic (None: a message without topic).
-    key: Optional[str] = None
+    key: str | None = None
 
 
-Authorize = Callable[[Request, Access], Union[bool, Awaitable[bool]]]
+Authorize = Callable[[Request, Access], bool | Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class GatewayLimits:
 class GatewayError(Exception):
     """An answer other than success: an HTTP status, a stable code, and a message for people."""
 
-    def __init__(self, http_status: int, code: str, message: str, headers: Optional[dict[str, str]] = None, **extra: Any):
+    def __init__(self, http_status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any):
         super().__init__(message)
         self.http_status, self.code, self.message, self.headers, self.extra = http_status, code, message, headers, extra
 
@@ -117,7 +118,7 @@ _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 class _Gateway:
-    def __init__(self, client: AsyncDBOSClient, authorize: Optional[Authorize], limits: GatewayLimits) -> None:
+    def __init__(self, client: AsyncDBOSClient, authorize: Authorize | None, limits: GatewayLimits) -> None:
         self.client = client
         self.authorize = authorize
         self.limits = limits
@@ -340,7 +341,7 @@ def _route(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[An
 
 
 def create_router(
-    client: AsyncDBOSClient, *, authorize: Optional[Authorize] = None, limits: Optional[GatewayLimits] = None
+    client: AsyncDBOSClient, *, authorize: Authorize | None = None, limits: GatewayLimits | None = None
 ) -> APIRouter:
     """The gateway's routes, to ``include_router`` into an application (which owns ``client``)."""
     gateway = _Gateway(client, authorize, limits or GatewayLimits())
@@ -374,11 +375,11 @@ def create_router(
 
 
 def create_gateway(
-    client: Optional[AsyncDBOSClient] = None,
+    client: AsyncDBOSClient | None = None,
     *,
-    system_database_url: Optional[str] = None,
-    authorize: Optional[Authorize] = None,
-    limits: Optional[GatewayLimits] = None,
+    system_database_url: str | None = None,
+    authorize: Authorize | None = None,
+    limits: GatewayLimits | None = None,
 ) -> FastAPI:
     """A FastAPI application serving the gateway: mount it, or serve it as it is.
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Literal
 
-from typing_extensions import Literal, NotRequired, Required, TypedDict
+from typing_extensions import NotRequired, Required, TypedDict
 
 from ._serialization import WorkflowSerializationFormat
 
@@ -40,12 +40,12 @@ class EnqueueOptions(TypedDict, total=False):
     priority: NotRequired[int]
     queue_partition_key: NotRequired[str]
     authenticated_user: NotRequired[str]
-    authenticated_roles: NotRequired[List[str]]
-    serialization_type: NotRequired[Union[WorkflowSerializationFormat, str, None]]
+    authenticated_roles: NotRequired[list[str]]
+    serialization_type: NotRequired[WorkflowSerializationFormat | str | None]
     class_name: NotRequired[str]
     instance_name: NotRequired[str]
-    attributes: NotRequired[Dict[str, Any]]
-    application_name: NotRequired[Optional[str]]
+    attributes: NotRequired[dict[str, Any]]
+    application_name: NotRequired[str | None]
     otel_context: NotRequired[Any]
     shard_key: NotRequired[str]
 
@@ -58,36 +58,36 @@ class ListWorkflowsFilters(TypedDict, total=False):
     ``parent_shard_key`` are refused with an error rather than ignored; unknown keys too.
     """
 
-    workflow_ids: List[str]
-    status: Union[str, List[str]]
+    workflow_ids: list[str]
+    status: str | list[str]
     start_time: Any
     end_time: Any
     completed_after: Any
     completed_before: Any
     dequeued_after: Any
     dequeued_before: Any
-    name: Union[str, List[str]]
-    app_version: Union[str, List[str]]
-    forked_from: Union[str, List[str]]
-    parent_workflow_id: Union[str, List[str]]
-    user: Union[str, List[str]]
-    queue_name: Union[str, List[str]]
-    limit: Optional[int]
-    offset: Optional[int]
+    name: str | list[str]
+    app_version: str | list[str]
+    forked_from: str | list[str]
+    parent_workflow_id: str | list[str]
+    user: str | list[str]
+    queue_name: str | list[str]
+    limit: int | None
+    offset: int | None
     sort_desc: bool
-    workflow_id_prefix: Union[str, List[str]]
+    workflow_id_prefix: str | list[str]
     load_input: bool
     load_output: bool
-    executor_id: Union[str, List[str]]
+    executor_id: str | list[str]
     queues_only: bool
-    was_forked_from: Optional[bool]
-    is_fork: Optional[bool]
-    has_parent: Optional[bool]
-    attributes: Optional[Dict[str, Any]]
-    schedule_name: Union[str, List[str]]
-    application_name: Union[str, List[str]]
-    shard_key: Union[str, List[str]]
-    parent_shard_key: Union[str, List[str]]
+    was_forked_from: bool | None
+    is_fork: bool | None
+    has_parent: bool | None
+    attributes: dict[str, Any] | None
+    schedule_name: str | list[str]
+    application_name: str | list[str]
+    shard_key: str | list[str]
+    parent_shard_key: str | list[str]
 
 
 class WorkflowStatusString:
@@ -119,36 +119,36 @@ class WorkflowStatus:
     workflow_id: str
     status: str
     name: str
-    class_name: Optional[str] = None
-    config_name: Optional[str] = None
-    authenticated_user: Optional[str] = None
-    assumed_role: Optional[str] = None
-    authenticated_roles: Optional[List[str]] = None
-    input: Optional[Dict[str, Any]] = None
+    class_name: str | None = None
+    config_name: str | None = None
+    authenticated_user: str | None = None
+    assumed_role: str | None = None
+    authenticated_roles: list[str] | None = None
+    input: dict[str, Any] | None = None
     output: Any = None
-    error: Optional[BaseException] = None
-    created_at: Optional[int] = None
-    updated_at: Optional[int] = None
-    queue_name: Optional[str] = None
-    executor_id: Optional[str] = None
-    app_version: Optional[str] = None
-    app_id: Optional[str] = None
-    recovery_attempts: Optional[int] = None
-    workflow_timeout_ms: Optional[int] = None
-    workflow_deadline_epoch_ms: Optional[int] = None
-    deduplication_id: Optional[str] = None
-    priority: Optional[int] = None
-    queue_partition_key: Optional[str] = None
-    forked_from: Optional[str] = None
+    error: BaseException | None = None
+    created_at: int | None = None
+    updated_at: int | None = None
+    queue_name: str | None = None
+    executor_id: str | None = None
+    app_version: str | None = None
+    app_id: str | None = None
+    recovery_attempts: int | None = None
+    workflow_timeout_ms: int | None = None
+    workflow_deadline_epoch_ms: int | None = None
+    deduplication_id: str | None = None
+    priority: int | None = None
+    queue_partition_key: str | None = None
+    forked_from: str | None = None
     was_forked_from: bool = False
-    parent_workflow_id: Optional[str] = None
-    dequeued_at: Optional[int] = None
-    delay_until_epoch_ms: Optional[int] = None
-    completed_at: Optional[int] = None
-    attributes: Optional[Dict[str, Any]] = None
-    schedule_name: Optional[str] = None
-    application_name: Optional[str] = None
-    serialization: Optional[str] = field(default=None, repr=False)
+    parent_workflow_id: str | None = None
+    dequeued_at: int | None = None
+    delay_until_epoch_ms: int | None = None
+    completed_at: int | None = None
+    attributes: dict[str, Any] | None = None
+    schedule_name: str | None = None
+    application_name: str | None = None
+    serialization: str | None = field(default=None, repr=False)
 
     @property
     def is_active(self) -> bool:
@@ -166,7 +166,7 @@ class RetryPolicy:
     retrying at its own deadline. When retries run out, ``DatabaseUnavailableError``.
     """
 
-    max_attempts: Optional[int] = 8
+    max_attempts: int | None = 8
     """Attempts per statement, the first included. None: no limit (then budget_seconds bounds it)."""
     initial_seconds: float = 0.05
     """First back-off delay; doubles after each failure."""
@@ -174,7 +174,7 @@ class RetryPolicy:
     """Cap on one back-off delay."""
     jitter_seconds: float = 0.05
     """Random extra added to each delay, so many clients do not retry in lockstep."""
-    budget_seconds: Optional[float] = 30.0
+    budget_seconds: float | None = 30.0
     """Total time spent on one statement, retries included. None: no limit."""
 
     def __post_init__(self) -> None:

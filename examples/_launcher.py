@@ -16,8 +16,8 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 APP = Path(__file__).with_name("shop_app.py")
 SCENARIO_APP = Path(__file__).with_name("scenario_app.py")
@@ -55,7 +55,7 @@ def _database() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def running_app(app: Path, url: Optional[str] = None) -> Iterator[str]:
+def running_app(app: Path, url: str | None = None) -> Iterator[str]:
     """Run one DBOS app script until the block ends; yield its system database URL.
 
     The app prints READY once it is polling its queues, and stops when its stdin closes.

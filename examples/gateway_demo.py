@@ -13,8 +13,8 @@ Under /readonly the same gateway is mounted without a hook: reads work, and ever
 import argparse
 import contextlib
 import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import uvicorn
 from _launcher import running_scenarios

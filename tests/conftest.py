@@ -14,17 +14,17 @@ import shutil
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "interop"))
 
-from runtime import VERSIONS, DBOSRuntime, create_database, drop_database, runtime_python  # noqa: E402
+from runtime import VERSIONS, DBOSRuntime, create_database, drop_database, runtime_python
 
-from dbos_client import DBOSClient  # noqa: E402
+from dbos_client import DBOSClient
 
 ADMIN_URL = os.environ.get("DBOS_CLIENT_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -48,7 +48,7 @@ class PrivateCluster:
     def admin_url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def init(self) -> "PrivateCluster":
+    def init(self) -> PrivateCluster:
         self._run(_tool("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
         return self
 
@@ -63,7 +63,7 @@ class PrivateCluster:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "PrivateCluster":
+    def __enter__(self) -> PrivateCluster:
         self.init().start()
         return self
 

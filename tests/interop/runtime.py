@@ -32,7 +32,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Optional
 
 import psycopg
 from psycopg import sql
@@ -103,18 +102,18 @@ class DBOSRuntime:
         python: str,
         database_url: str,
         app_name: str = "interop",
-        env: Optional[dict] = None,
+        env: dict | None = None,
     ) -> None:
         self.python = python
         self.database_url = database_url
         self.app_name = app_name
         self.extra_env = dict(env or {})
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
         self._tmpdir = tempfile.mkdtemp(prefix="dbos_runtime_")
         self.log_path = Path(self._tmpdir) / "runtime.log"
-        self.startup_seconds: Optional[float] = None
+        self.startup_seconds: float | None = None
 
-    def start(self, timeout: float = 90) -> "DBOSRuntime":
+    def start(self, timeout: float = 90) -> DBOSRuntime:
         if self.proc is not None:
             raise RuntimeError("runtime already started")
         env = dict(os.environ)
@@ -158,7 +157,7 @@ class DBOSRuntime:
                 )
             time.sleep(0.05)
 
-    def stop(self, grace: float = 15) -> Optional[int]:
+    def stop(self, grace: float = 15) -> int | None:
         """Ask the app to shut down (stdin EOF), then terminate/kill. Returns exit code."""
         proc = self.proc
         if proc is None:
@@ -195,7 +194,7 @@ class DBOSRuntime:
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
-    def __enter__(self) -> "DBOSRuntime":
+    def __enter__(self) -> DBOSRuntime:
         if self.proc is None:
             self.start()
         return self

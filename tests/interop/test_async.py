@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import psycopg
 import pytest
-
 from conftest import ADMIN_URL, QUEUE, UNPOLLED_QUEUE, Runtime
+
 from dbos_client import (
     AsyncDBOSClient,
     DBOSClient,

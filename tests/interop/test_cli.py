@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import QUEUE, UNPOLLED_QUEUE, Runtime
+
 from dbos_client import DBOSClient, WorkflowCancelledError, WorkflowNotFoundError, WorkflowStatus
 from dbos_client.cli import (
     EXIT_NOT_FOUND,

@@ -10,10 +10,10 @@ import time
 
 import psycopg
 import pytest
-
 from cluster import PrivateCluster
 from conftest import ADMIN_URL, QUEUE, UNPOLLED_QUEUE, terminate_backends
 from runtime import DBOSRuntime, create_database, drop_database, runtime_python
+
 from dbos_client import (
     DatabaseUnavailableError,
     DBOSClient,
@@ -88,7 +88,7 @@ def test_concurrent_use_is_bounded_by_the_pool(runtime) -> None:
             try:
                 for _ in range(20):
                     assert client.get_event(handle.workflow_id, "k", 5) == "v"
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 errors.append(exc)
 
         threads = [threading.Thread(target=hammer) for _ in range(20)]

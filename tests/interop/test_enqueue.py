@@ -6,8 +6,8 @@ import logging
 import time
 
 import pytest
-
 from conftest import QUEUE, UNPOLLED_QUEUE
+
 from dbos_client import (
     DBOSClient,
     DeduplicatedError,

@@ -6,8 +6,8 @@ import threading
 import time
 
 import pytest
-
 from conftest import QUEUE
+
 from dbos_client import DBOSClient, InvalidArgumentError, WorkflowNotFoundError
 
 pytestmark = pytest.mark.interop

@@ -6,8 +6,8 @@ import asyncio
 from datetime import datetime, timezone
 
 import pytest
-
 from conftest import QUEUE, UNPOLLED_QUEUE, Runtime
+
 from dbos_client import AsyncDBOSClient, DBOSClient, InvalidArgumentError, WorkflowNotFoundError
 
 pytestmark = pytest.mark.interop

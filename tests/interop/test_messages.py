@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import QUEUE
+
 from dbos_client import DBOSClient, InvalidArgumentError, SerializationError, WorkflowNotFoundError
 
 pytestmark = pytest.mark.interop
 
 
-def _receiver(client: DBOSClient, topic: str | None, n: int, timeout: float = 30) -> "object":
+def _receiver(client: DBOSClient, topic: str | None, n: int, timeout: float = 30) -> object:
     return client.enqueue({"queue_name": QUEUE, "workflow_name": "recv_n"}, topic, n, timeout)
 
 

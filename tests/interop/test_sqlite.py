@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import QUEUE, Runtime
 
 from dbos_client import AsyncDBOSClient, DatabaseUnavailableError, DBOSClient, SchemaError
@@ -123,7 +122,7 @@ def test_concurrent_writers_on_one_file(runtime: Runtime, client: DBOSClient) ->
         try:
             for i in range(25):
                 client.send(handle.workflow_id, t * 100 + i, topic="many")
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=send_batch, args=(t,)) for t in range(8)]

@@ -10,9 +10,9 @@ import time
 
 import psycopg
 import pytest
-
 from conftest import ADMIN_URL, QUEUE, Runtime, _versions, terminate_backends
 from runtime import DBOSRuntime, create_database, drop_database, runtime_python
+
 from dbos_client import DBOSClient, DBOSClientError, ResultTimeoutError, StreamTimeoutError, __version__
 
 pytestmark = pytest.mark.interop

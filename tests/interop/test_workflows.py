@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from conftest import QUEUE, UNPOLLED_QUEUE
+
 from dbos_client import (
     DBOSClient,
     ResultTimeoutError,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import psycopg
 import psycopg.errors as pgerr
@@ -154,7 +154,7 @@ def test_jitter_stays_within_jitter_seconds() -> None:
     retrying(policy(max_attempts=10, initial_seconds=0.1, max_seconds=1.0, jitter_seconds=0.05), sleep=t.sleep, clock=t.clock)(fn)
     bases = [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
     assert len(t.sleeps) == len(bases)
-    for base, slept in zip(bases, t.sleeps):
+    for base, slept in zip(bases, t.sleeps, strict=True):
         assert base <= slept <= base + 0.05 + 1e-12
 
 

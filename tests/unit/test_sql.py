@@ -239,7 +239,8 @@ def test_parse_detection_refuses_sharded_schemas() -> None:
 
 
 def test_sqlite_statements_use_no_postgres_only_syntax(queries: Queries) -> None:
-    from dbos_client._sql_sqlite import SCHEMA as MAIN, Script
+    from dbos_client._sql_sqlite import SCHEMA as MAIN
+    from dbos_client._sql_sqlite import Script
 
     q = Queries(info(dict(queries.info.tables), schema=MAIN), "sqlite")
     for name in ("enqueue", "cancel", "delete", "resume"):
