@@ -1,13 +1,13 @@
 # Two commands do all the set-up on a fresh machine (Python 3.10+):
 #   make demo   - start a real DBOS app on a SQLite file and talk to it through dbos_client
-#   make test   - install everything (both DBOS runtimes, Chromium) and run the whole suite
+#   make test   - install everything (both DBOS runtimes, Chromium, PgBouncer) and run the whole suite
 #                 (needs Postgres at 127.0.0.1:5432, user postgres)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install dbos2 browser demo gateway-demo test bench clean
+.PHONY: install dbos2 browser pgbouncer demo gateway-demo test bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,13 +26,19 @@ browser:
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; else \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; fi
 
+# The PgBouncer tests and benchmarks/bench_topologies.py start Debian's pgbouncer (1.18 on
+# bookworm) themselves, on a free port; the package's own service is not used.
+pgbouncer:
+	@if command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ]; then :; else \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq pgbouncer; fi
+
 demo: install
 	$(PY) examples/demo.py
 
 gateway-demo: install
 	cd examples && ../$(PY) gateway_demo.py
 
-test: install dbos2 browser
+test: install dbos2 browser pgbouncer
 	$(PY) -m pytest
 
 bench: install
