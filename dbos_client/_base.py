@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import psycopg
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ._sqlite import SqliteDriver
 
 logger = logging.getLogger("dbos_client")
+R = TypeVar("R")
 
 #: Waits share one poller and one listener, so even many concurrent waits need few
 #: connections: 2 in the pool plus the listener's is the most an idle client holds.
@@ -116,7 +117,7 @@ class ClientBase:
                 self._poll_policy, interval_seconds=interval, use_notifications=False
             )
         # Kept so DBOSClient can build its async twin with the very same settings.
-        self._settings = dict(
+        self._settings: dict[str, Any] = dict(
             system_database_url=system_database_url, dbos_system_schema=dbos_system_schema, serializer=serializer,
             application_name=application_name, system_database_pool_size=system_database_pool_size,
             retry_policy=retry_policy, poll_policy=poll_policy, retry_connection_errors=retry_connection_errors,
@@ -239,6 +240,21 @@ OP_ERRORS = (psycopg.Error, ConstraintViolation)
 
 def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+class HandleBase(Generic[R]):
+    """What both handle classes share: the id, and no I/O until a method is called."""
+
+    def __init__(self, client: Any, workflow_id: str) -> None:
+        self._client = client
+        self.workflow_id = workflow_id
+
+    def get_workflow_id(self) -> str:
+        """The workflow's id. No I/O."""
+        return self.workflow_id
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.workflow_id!r})"
 
 
 class OpState:
