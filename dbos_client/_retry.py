@@ -2,7 +2,7 @@
 
 The predicate is pure and classifies by exception class and SQLSTATE (SQLite: its
 error code), never by message text where a code exists. The builder is used only by the shells, around one whole statement, and only after
-a first attempt failed: tenacity (and psycopg_pool) are imported on that path, not at
+a first attempt failed: tenacity is imported on that path, not at
 ``import dbos_client``.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ import psycopg
 from .models import RetryPolicy
 
 if TYPE_CHECKING:
-    from tenacity import Retrying
+    from tenacity import AsyncRetrying, Retrying
 
 logger = logging.getLogger("dbos_client")
 
@@ -38,10 +39,47 @@ _TRANSIENT_SQLSTATES = frozenset(
 )
 
 
+#: SQLSTATEs of a refused login (invalid authorization, invalid password, unknown database).
+_REJECTED_SQLSTATES = frozenset({"28000", "28P01", "3D000"})
+#: libpq reports a failed connection attempt as text with no SQLSTATE, so these are
+#: matched in its message: each is a refusal that the next attempt would meet again.
+_REJECTED_MESSAGES = (
+    "password authentication failed",
+    "authentication failed for user",
+    "no password supplied",
+    "no pg_hba.conf entry",
+    "certificate verify failed",
+    "does not match host name",
+    "root certificate file",
+    "server does not support ssl",
+    "tlsv1 alert",
+    "sslv3 alert",
+    "no such database",  # PgBouncer's wording
+    "no such user",  # PgBouncer's wording
+)
+
+
+_UNKNOWN_NAME = re.compile(r'(role|database) "[^"]*" does not exist')
+
+
+def is_rejected(exc: BaseException) -> bool:
+    """True when the server (or our TLS check) refused the connection for good."""
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    if exc.sqlstate is not None:
+        return exc.sqlstate in _REJECTED_SQLSTATES
+    message = str(exc).lower()
+    return any(pattern in message for pattern in _REJECTED_MESSAGES) or bool(_UNKNOWN_NAME.search(message))
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for failures that a fresh attempt on a fresh connection may not hit again."""
-    if type(exc).__name__ == "PoolTimeout" and type(exc).__module__.startswith("psycopg_pool"):
-        return True  # no healthy connection could be had in time (psycopg_pool is imported lazily)
+    from ._pool import PoolTimeout
+
+    if isinstance(exc, PoolTimeout):
+        return True  # every connection stayed busy until the deadline
+    if is_rejected(exc):
+        return False
     if type(exc).__module__ == "sqlite3":
         from ._sqlite import is_busy  # only a SQLite client ever raises these
 
@@ -65,7 +103,7 @@ def retrying(
     sleep: Callable[[float], Any] | None = None,
     clock: Callable[[], float] = time.monotonic,
     asynchronous: bool = False,
-) -> Retrying:
+) -> Retrying | AsyncRetrying:
     """A tenacity ``Retrying`` for one statement, bounded by the policy and by ``deadline``.
 
     ``attempts_made`` counts attempts already spent outside it (the shells try once
@@ -112,16 +150,12 @@ def retrying(
     )
     if deadline is not None:
         wait = wait_within_deadline(wait)
-    if sleep is None:
-        sleep = asyncio.sleep if asynchronous else time.sleep
-    return (AsyncRetrying if asynchronous else Retrying)(
-        retry=retry_if_exception(is_transient),
-        wait=wait,
-        stop=stop,
-        before_sleep=_log_retry,
-        reraise=True,
-        sleep=sleep,
+    options: dict[str, Any] = dict(
+        retry=retry_if_exception(is_transient), wait=wait, stop=stop, before_sleep=_log_retry, reraise=True
     )
+    if asynchronous:
+        return AsyncRetrying(sleep=sleep or asyncio.sleep, **options)
+    return Retrying(sleep=sleep or time.sleep, **options)
 
 
 def _log_retry(retry_state: object) -> None:

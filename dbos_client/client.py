@@ -9,31 +9,29 @@ transient failures), waits on the client's wait hub, and hands each ``Emit`` on.
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Generator, Iterator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Callable, Generator
+from typing import Any, Concatenate, TypeVar
 
 import psycopg
-from typing_extensions import Unpack
+from typing_extensions import ParamSpec, Unpack
 
 from . import _calls
-from ._base import SCHEMA_CHANGED, ClientBase, OpState, recording_connection_class
+from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
 from ._calls import NeedQueries
 from ._hub import WaitHub
-from ._ops import ConstraintViolation, Emit, Op, Query, Subscribe, Wait
-from ._retry import is_transient, retrying
+from ._ops import Emit, Op, Query, Subscribe, Wait
+from ._pool import ConnectionPool
+from ._retry import is_transient
 from ._schema import SchemaInfo
 from ._serialization import FormatChoice
 from ._sql import Queries
-from .errors import DBOSClientError
+from .client_async import AsyncDBOSClient
 from .models import EnqueueOptions, ListWorkflowsFilters, WorkflowStatus
-
-if TYPE_CHECKING:
-    from psycopg_pool import ConnectionPool
-
-    from .client_async import AsyncDBOSClient, AsyncWorkflowHandle
 
 logger = logging.getLogger("dbos_client")
 
@@ -41,20 +39,14 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 
-class WorkflowHandle(Generic[R]):
+class WorkflowHandle(HandleBase[R]):
     """A reference to one workflow. Creating it does no I/O; each method is one call.
 
     Same surface as the handles ``dbos.DBOSClient`` returns: ``workflow_id``,
     ``get_workflow_id()``, ``get_status()`` and ``get_result()``.
     """
 
-    def __init__(self, client: DBOSClient, workflow_id: str) -> None:
-        self._client = client
-        self.workflow_id = workflow_id
-
-    def get_workflow_id(self) -> str:
-        """The workflow's id. No I/O."""
-        return self.workflow_id
+    _client: DBOSClient
 
     def get_status(self) -> WorkflowStatus:
         """Read the workflow's current status row. One query; never waits.
@@ -85,8 +77,26 @@ class WorkflowHandle(Generic[R]):
         op = _calls.get_result(self._client._core, self.workflow_id, timeout_seconds, polling_interval_sec)
         return self._client._run(op)  # type: ignore[no-any-return]
 
-    def __repr__(self) -> str:
-        return f"WorkflowHandle({self.workflow_id!r})"
+
+P = ParamSpec("P")
+
+
+def _on_twin(method: Callable[Concatenate[AsyncDBOSClient, P], T]) -> Callable[Concatenate[DBOSClient, P], T]:
+    """DBOS's ``x_async`` name on DBOSClient: ``AsyncDBOSClient.x``, run on the client's async twin.
+
+    Written once, in AsyncDBOSClient; the alias takes its signature, docstring and types.
+    """
+    if inspect.iscoroutinefunction(method):
+
+        async def on_twin_async(self: DBOSClient, /, *args: P.args, **kwargs: P.kwargs) -> Any:
+            return await method(self._twin(), *args, **kwargs)
+
+        return functools.wraps(method)(on_twin_async)  # type: ignore[return-value]
+
+    def on_twin(self: DBOSClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return method(self._twin(), *args, **kwargs)
+
+    return functools.wraps(method)(on_twin)
 
 
 class DBOSClient(ClientBase):
@@ -128,7 +138,7 @@ class DBOSClient(ClientBase):
     def _init_io(self) -> None:
         self._pool_lock = threading.Lock()
         self._schema_lock = threading.Lock()
-        self._pool: ConnectionPool[Any] | None = None
+        self._pool: ConnectionPool | None = None
         self._hub: WaitHub | None = None
         self._q: Queries | None = None
         self._async_twin: AsyncDBOSClient | None = None
@@ -175,10 +185,15 @@ class DBOSClient(ClientBase):
         """
         self._queries(None)
 
+    def get_schema_info(self) -> SchemaInfo:
+        """What the database holds (tables, columns, DBOS generation). Connects on first use,
+        then no I/O. The same method as ``AsyncDBOSClient.get_schema_info``."""
+        return self._queries(None).info
+
     @property
     def schema_info(self) -> SchemaInfo:
-        """What the database holds (tables, columns, DBOS generation). Connects on first use."""
-        return self._queries(None).info
+        """``get_schema_info()`` as a property."""
+        return self.get_schema_info()
 
     # -- the calls -------------------------------------------------------------------
 
@@ -205,13 +220,8 @@ class DBOSClient(ClientBase):
         return WorkflowHandle(self, self._run(_calls.enqueue(self._core, options, args, kwargs)))
 
     def send(
-        self,
-        destination_id: str,
-        message: Any,
-        topic: str | None = None,
-        idempotency_key: str | None = None,
-        *,
-        serialization_type: FormatChoice = None,
+        self, destination_id: str, message: Any, topic: str | None = None, idempotency_key: str | None = None,
+        *, serialization_type: FormatChoice = None,
     ) -> None:
         """Send a message to a workflow, which receives it with ``DBOS.recv(topic)``. Never blocks.
 
@@ -248,17 +258,12 @@ class DBOSClient(ClientBase):
             WorkflowNotFoundError: no such workflow.
         """
         self._warn_in_event_loop("get_all_events", "get_all_events_async")
-        return self._run(_calls.get_all_events(self._core, workflow_id))  # type: ignore[no-any-return]
+        return self._run(_calls.get_all_events(self._core, workflow_id))
 
     def read_stream(
-        self,
-        workflow_id: str,
-        key: str,
-        *,
-        offset: int = 0,
-        polling_interval_sec: float | None = None,
-        timeout_seconds: float | None = None,
-    ) -> Iterator[Any]:
+        self, workflow_id: str, key: str, *, offset: int = 0,
+        polling_interval_sec: float | None = None, timeout_seconds: float | None = None,
+    ) -> Generator[Any, None, None]:
         """Yield every value of the workflow's stream ``key``, in order, live.
 
         Starts at ``offset`` (0: the beginning) and ends when the stream is closed, or when
@@ -337,13 +342,13 @@ class DBOSClient(ClientBase):
             InvalidArgumentError: an unknown or unsupported filter, or a bad value.
         """
         self._warn_in_event_loop("list_workflows", "list_workflows_async")
-        return self._run(_calls.list_workflows(self._core, filters))  # type: ignore[no-any-return]
+        return self._run(_calls.list_workflows(self._core, filters))
 
     def list_queued_workflows(self, **filters: Unpack[ListWorkflowsFilters]) -> list[WorkflowStatus]:
         """Workflows on a queue that have not finished (ENQUEUED, PENDING or DELAYED, unless
         ``status`` says otherwise). Same filters as ``list_workflows``. One query."""
         self._warn_in_event_loop("list_queued_workflows", "list_queued_workflows_async")
-        return self._run(_calls.list_workflows(self._core, filters, queues_only=True))  # type: ignore[no-any-return]
+        return self._run(_calls.list_workflows(self._core, filters, queues_only=True))
 
     def list_workflow_steps(
         self, workflow_id: str, *, load_output: bool = True, limit: int | None = None, offset: int | None = None
@@ -356,7 +361,7 @@ class DBOSClient(ClientBase):
             WorkflowNotFoundError: no such workflow.
         """
         self._warn_in_event_loop("list_workflow_steps", "list_workflow_steps_async")
-        return self._run(_calls.list_steps(self._core, workflow_id, load_output, limit, offset))  # type: ignore[no-any-return]
+        return self._run(_calls.list_steps(self._core, workflow_id, load_output, limit, offset))
 
     def resume_workflow(self, workflow_id: str, *, queue_name: str | None = None) -> WorkflowHandle[Any]:
         """Re-enqueue a cancelled or failed-over workflow so it runs again from its last step.
@@ -379,12 +384,9 @@ class DBOSClient(ClientBase):
         An async pool belongs to one loop; a script that calls ``asyncio.run`` twice gets a
         fresh twin the second time, and the first one is closed.
         """
-        from .client_async import AsyncDBOSClient
-
         loop = asyncio.get_running_loop()
         with self._pool_lock:
-            if self._closed:
-                raise DBOSClientError("this DBOSClient is closed")
+            self._check_open()
             stale = None
             twin = self._async_twin
             if twin is not None and twin._loop is not None and twin._loop is not loop:
@@ -395,83 +397,24 @@ class DBOSClient(ClientBase):
             stale._close_from_sync()
         return twin
 
-    async def enqueue_async(self, options: EnqueueOptions, *args: Any, **kwargs: Any) -> AsyncWorkflowHandle[Any]:
-        """``enqueue`` for asyncio code; see ``AsyncDBOSClient.enqueue``."""
-        return await self._twin().enqueue(options, *args, **kwargs)
+    # Each is AsyncDBOSClient's method, run on the twin: signature and docs follow it.
+    enqueue_async = _on_twin(AsyncDBOSClient.enqueue)
+    send_async = _on_twin(AsyncDBOSClient.send)
+    get_event_async = _on_twin(AsyncDBOSClient.get_event)
+    get_all_events_async = _on_twin(AsyncDBOSClient.get_all_events)
+    read_stream_async = _on_twin(AsyncDBOSClient.read_stream)
+    retrieve_workflow_async = _on_twin(AsyncDBOSClient.retrieve_workflow)
+    cancel_workflow_async = _on_twin(AsyncDBOSClient.cancel_workflow)
+    cancel_workflows_async = _on_twin(AsyncDBOSClient.cancel_workflows)
+    resume_workflow_async = _on_twin(AsyncDBOSClient.resume_workflow)
+    delete_workflow_async = _on_twin(AsyncDBOSClient.delete_workflow)
+    delete_workflows_async = _on_twin(AsyncDBOSClient.delete_workflows)
+    list_workflows_async = _on_twin(AsyncDBOSClient.list_workflows)
+    list_queued_workflows_async = _on_twin(AsyncDBOSClient.list_queued_workflows)
+    list_workflow_steps_async = _on_twin(AsyncDBOSClient.list_workflow_steps)
+    check_connection_async = _on_twin(AsyncDBOSClient.check_connection)
 
-    async def send_async(
-        self,
-        destination_id: str,
-        message: Any,
-        topic: str | None = None,
-        idempotency_key: str | None = None,
-        *,
-        serialization_type: FormatChoice = None,
-    ) -> None:
-        """``send`` for asyncio code; see ``AsyncDBOSClient.send``."""
-        await self._twin().send(destination_id, message, topic, idempotency_key, serialization_type=serialization_type)
-
-    async def get_event_async(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:
-        """``get_event`` for asyncio code: suspends the task, holds no thread; see ``AsyncDBOSClient``."""
-        return await self._twin().get_event(workflow_id, key, timeout_seconds)
-
-    async def get_all_events_async(self, workflow_id: str) -> dict[str, Any]:
-        """``get_all_events`` for asyncio code."""
-        return await self._twin().get_all_events(workflow_id)
-
-    def read_stream_async(
-        self,
-        workflow_id: str,
-        key: str,
-        *,
-        offset: int = 0,
-        polling_interval_sec: float | None = None,
-        timeout_seconds: float | None = None,
-    ) -> AsyncIterator[Any]:
-        """``read_stream`` as an async iterator: ``async for value in client.read_stream_async(...)``."""
-        return self._twin().read_stream(
-            workflow_id, key, offset=offset, polling_interval_sec=polling_interval_sec, timeout_seconds=timeout_seconds
-        )
-
-    async def retrieve_workflow_async(self, workflow_id: str) -> AsyncWorkflowHandle[Any]:
-        """``retrieve_workflow`` for asyncio code; the handle's methods are coroutines."""
-        return await self._twin().retrieve_workflow(workflow_id)
-
-    async def cancel_workflow_async(self, workflow_id: str, *, cancel_children: bool = False) -> None:
-        """``cancel_workflow`` for asyncio code."""
-        await self._twin().cancel_workflow(workflow_id, cancel_children=cancel_children)
-
-    async def resume_workflow_async(self, workflow_id: str, *, queue_name: str | None = None) -> AsyncWorkflowHandle[Any]:
-        """``resume_workflow`` for asyncio code."""
-        return await self._twin().resume_workflow(workflow_id, queue_name=queue_name)
-
-    async def cancel_workflows_async(self, workflow_ids: list[str], *, cancel_children: bool = False) -> None:
-        """``cancel_workflows`` for asyncio code."""
-        await self._twin().cancel_workflows(workflow_ids, cancel_children=cancel_children)
-
-    async def delete_workflow_async(self, workflow_id: str, *, delete_children: bool = False) -> None:
-        """``delete_workflow`` for asyncio code."""
-        await self._twin().delete_workflow(workflow_id, delete_children=delete_children)
-
-    async def delete_workflows_async(self, workflow_ids: list[str], *, delete_children: bool = False) -> None:
-        """``delete_workflows`` for asyncio code."""
-        await self._twin().delete_workflows(workflow_ids, delete_children=delete_children)
-
-    async def list_workflows_async(self, **filters: Unpack[ListWorkflowsFilters]) -> list[WorkflowStatus]:
-        """``list_workflows`` for asyncio code."""
-        return await self._twin().list_workflows(**filters)
-
-    async def list_queued_workflows_async(self, **filters: Unpack[ListWorkflowsFilters]) -> list[WorkflowStatus]:
-        """``list_queued_workflows`` for asyncio code."""
-        return await self._twin().list_queued_workflows(**filters)
-
-    async def list_workflow_steps_async(
-        self, workflow_id: str, *, load_output: bool = True, limit: int | None = None, offset: int | None = None
-    ) -> list[dict[str, Any]]:
-        """``list_workflow_steps`` for asyncio code."""
-        return await self._twin().list_workflow_steps(workflow_id, load_output=load_output, limit=limit, offset=offset)
-
-    # -- the driver --------------------------------------------------------------------
+    # -- the driver: I/O only; the policy is ClientBase's ------------------------------
 
     def _warn_in_event_loop(self, name: str, twin: str) -> None:
         """A blocking call inside a running event loop stalls every task on it: say so, once."""
@@ -505,49 +448,44 @@ class DBOSClient(ClientBase):
         driver.close()
         raise AssertionError("only read_stream emits values")
 
-    def _iterate(self, op: Op[None]) -> Iterator[Any]:
+    def _iterate(self, op: Op[None]) -> Generator[Any, None, None]:
         """Drive a streaming operation, yielding what it emits."""
         yield from self._drive(op)
 
     def _drive(self, op: Op[T]) -> Generator[Any, None, T]:
         """Yield what the op emits and return what it returns; the one driver loop."""
-        state = OpState()
+        state, outcome = OpState(), NOTHING
         try:
-            reply, error = None, None
             while True:
-                try:
-                    action = op.throw(error) if error is not None else op.send(reply)
-                except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
+                action = self._advance(op, outcome)
                 if isinstance(action, Emit):
-                    reply, error = None, None
                     yield action.value
+                    outcome = NOTHING
                 else:
-                    reply, error = self._perform(action, state)
+                    outcome = self._perform(action, state)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
         finally:
-            op.close()
-            if state.waiter is not None and self._hub is not None:
-                self._hub.unsubscribe(state.waiter)
+            self._finish(op, state)
 
     def _perform(self, action: Any, state: OpState) -> tuple[Any, BaseException | None]:
-        """Carry out one action; a psycopg error goes back to the op to translate."""
+        """Carry out one action; a database error goes back to the op to translate."""
         if isinstance(action, Query):
             try:
                 return self._execute(action), None
-            except (psycopg.Error, ConstraintViolation) as exc:
+            except OP_ERRORS as exc:
                 return None, exc
         if isinstance(action, NeedQueries):
             return self._queries(action.deadline), None
         if isinstance(action, Subscribe):
             state.waiter = self._get_hub().subscribe(action.check)
-            return None, None
-        if isinstance(action, Wait):
+        elif isinstance(action, Wait):
             assert state.waiter is not None, "an op must Subscribe before it Waits"
             self._get_hub().wait(state.waiter, action.check, action.deadline)
-            if self._closed:
-                raise DBOSClientError("this DBOSClient was closed while the call was waiting")
-            return None, None
-        raise TypeError(f"unexpected action {action!r}")
+            self._check_still_open_after_wait()
+        else:
+            raise TypeError(f"unexpected action {action!r}")
+        return NOTHING
 
     def _execute(self, query: Query) -> Any:
         """One statement on a pooled connection; transient failures are retried."""
@@ -556,64 +494,47 @@ class DBOSClient(ClientBase):
             try:
                 return self._execute_once(query, limit)
             except Exception as exc:
-                if not is_transient(exc) or self._retry_policy.max_attempts == 1:
+                if not self._retries_after(exc):
                     raise
-                logger.warning("system database call failed (%s); retrying", type(exc).__name__)
-            # Tenacity only from the second attempt on: a statement that succeeds costs nothing more.
-            # Its stop is the absolute limit fixed before the first attempt, which the budget counts.
-            return retrying(self._retry_policy, deadline=limit, attempts_made=1)(
-                self._execute_once, query, limit
-            )
-        except SCHEMA_CHANGED as exc:
-            raise self._schema_changed(exc) from exc
+            return self._retrying(limit)(self._execute_once, query, limit)
         except Exception as exc:
-            if not is_transient(exc):
+            error = self._translated(exc)
+            if error is None:
                 raise
-            raise self._unavailable(exc) from exc
+            raise error from exc
 
     def _execute_once(self, query: Query, limit: float | None) -> Any:
         if self._sqlite is not None:
             return self._sqlite.execute(query, limit)
         pool = self._get_pool()
         try:
-            with pool.connection(timeout=self._connect_wait(limit, time.monotonic())) as conn:
+            with pool.connection(limit) as conn:
                 cur = conn.execute(query.statement, query.params)
                 if query.fetch == "one":
                     return cur.fetchone()
-                if query.fetch == "all":
-                    return cur.fetchall()
-                return None
+                return cur.fetchall() if query.fetch == "all" else None
         except psycopg.OperationalError as exc:
             if is_transient(exc):
                 # Other idle connections likely died the same way (server restart):
                 # drop them now rather than spend one retry on each.
-                pool.check()
+                pool.discard_idle()
             raise
 
-    def _get_pool(self) -> ConnectionPool[Any]:
+    def _connect(self, deadline: float | None) -> psycopg.Connection[Any]:
+        """A new connection, made in the calling thread within ``deadline``."""
+        return psycopg.Connection.connect(self._config.conninfo, **self._connect_kwargs(deadline))
+
+    def _connect_listener(self) -> psycopg.Connection[Any]:
+        return psycopg.Connection.connect(self._config.listener_conninfo, **self._connect_kwargs(None))
+
+    def _get_pool(self) -> ConnectionPool:
         pool = self._pool
         if pool is not None:
             return pool
         with self._pool_lock:
-            if self._closed:
-                raise DBOSClientError("this DBOSClient is closed")
+            self._check_open()
             if self._pool is None:
-                from psycopg_pool import ConnectionPool  # imported with the first call, not the package
-
-                # min_size=0: the first call opens the first connection itself. A
-                # min_size of 1 would race it with a background connect: two for one send.
-                pool = ConnectionPool(
-                    self._config.conninfo,
-                    min_size=0,
-                    max_size=self._pool_size,
-                    open=False,
-                    name="dbos_client",
-                    kwargs={"autocommit": True},
-                    connection_class=recording_connection_class(psycopg.Connection, self._record_connect_error),
-                    num_workers=2,
-                )
-                pool.open(wait=False)
-                self._pool = pool
+                self._pool = ConnectionPool(self._connect, self._pool_size)
             return self._pool
 
     def _get_hub(self) -> WaitHub:
@@ -622,11 +543,10 @@ class DBOSClient(ClientBase):
             return hub
         q = self._queries(None)
         with self._pool_lock:
-            if self._closed:
-                raise DBOSClientError("this DBOSClient is closed")
+            self._check_open()
             if self._hub is None:
                 self._hub = WaitHub(
-                    listener_conninfo=self._config.listener_conninfo,
+                    connect_listener=self._connect_listener,
                     ready_query=q.ready_waits,
                     run_query=lambda statement, params: self._execute(Query(statement, params)),
                     notify=self._notify_once,
@@ -642,8 +562,7 @@ class DBOSClient(ClientBase):
         if pool is None:
             return
         try:
-            with pool.connection(timeout=1.0) as conn:
+            with pool.connection(time.monotonic() + 1.0) as conn:
                 conn.execute("SELECT pg_notify(%s, 'stop')", (channel,))
         except Exception:
             logger.debug("could not wake the notification listener", exc_info=True)
-

@@ -3,6 +3,7 @@
     DBOSClientError                        root of the tree
     ├── InvalidArgumentError (ValueError)  bad URL, option or argument; raised before any write
     ├── DatabaseUnavailableError           transient failures outlived the retry budget
+    ├── ConnectionRejectedError            the server or the TLS check refused us for good; never retried
     ├── SchemaError                        no usable DBOS system schema (the client never migrates)
     ├── WorkflowNotFoundError (LookupError)
     ├── WorkflowConflictError              enqueue refused
@@ -28,6 +29,7 @@ __all__ = [
     "DBOSClientError",
     "InvalidArgumentError",
     "DatabaseUnavailableError",
+    "ConnectionRejectedError",
     "SchemaError",
     "WorkflowNotFoundError",
     "WorkflowConflictError",
@@ -76,6 +78,21 @@ class DatabaseUnavailableError(DBOSClientError):
     ``__cause__`` holds the last underlying psycopg error.
     """
 
+    #: The database URL, password masked.
+    url: str
+
+
+class ConnectionRejectedError(DBOSClientError):
+    """The database refused the connection for a reason a retry cannot fix.
+
+    A wrong password, an unknown role or database, no ``pg_hba.conf`` entry, or a server
+    certificate that does not verify (or names another host). Raised at once, without
+    retries; ``__cause__`` holds libpq's error, which never contains the password.
+    """
+
+    #: The database URL, password masked.
+    url: str
+
 
 class SchemaError(DBOSClientError):
     """The database holds no DBOS system schema this client can use."""
@@ -83,6 +100,8 @@ class SchemaError(DBOSClientError):
 
 class WorkflowNotFoundError(DBOSClientError, LookupError):
     """No workflow with this id exists in the system database."""
+
+    workflow_id: str
 
     def __init__(self, workflow_id: str, action: str = "") -> None:
         what = f" ({action})" if action else ""
@@ -99,9 +118,15 @@ class WorkflowConflictError(DBOSClientError):
 class WorkflowIdConflictError(WorkflowConflictError):
     """The workflow id is already used by a different workflow (or the policy is 'reject')."""
 
+    workflow_id: str
+
 
 class DeduplicatedError(WorkflowConflictError):
     """Another workflow on the queue already holds this deduplication id."""
+
+    workflow_id: str
+    queue_name: str
+    deduplication_id: str
 
 
 class SerializationError(DBOSClientError):
@@ -111,9 +136,13 @@ class SerializationError(DBOSClientError):
 class WorkflowCancelledError(DBOSClientError):
     """The awaited workflow was cancelled, so it has no result."""
 
+    workflow_id: str
+
 
 class MaxRecoveryAttemptsExceededError(DBOSClientError):
     """The awaited workflow was dead-lettered after too many recovery attempts."""
+
+    workflow_id: str
 
 
 class WaitTimeoutError(DBOSClientError, TimeoutError):
@@ -123,6 +152,17 @@ class WaitTimeoutError(DBOSClientError, TimeoutError):
 class ResultTimeoutError(WaitTimeoutError):
     """``get_result(timeout_seconds=...)`` expired before the workflow finished."""
 
+    workflow_id: str
+    #: The workflow's status when the wait gave up (PENDING, ENQUEUED, ...).
+    status: str
+    timeout_seconds: float
+
 
 class StreamTimeoutError(WaitTimeoutError):
     """``read_stream`` waited longer than its per-value timeout for the next value."""
+
+    workflow_id: str
+    key: str
+    #: The offset of the value that did not come.
+    offset: int
+    timeout_seconds: float
