@@ -270,13 +270,13 @@ def _stamped_wake(client: DBOSClient) -> float:
     return returned - float(value["at"])
 
 
-def _transaction_mode_only(setup: Setup) -> None:
-    if setup.mode != "transaction":
-        pytest.skip("about a transaction pooler, which swallows LISTEN (session mode keeps it)")
+#: For the tests about one pooling mode only (the module's bouncer fixture, narrowed).
+transaction_mode = pytest.mark.parametrize("bouncer", ["transaction"], indirect=True)
+session_mode = pytest.mark.parametrize("bouncer", ["session"], indirect=True)
 
 
+@transaction_mode
 def test_listener_url_around_a_transaction_pooler_wakes_fast(setup: Setup) -> None:
-    _transaction_mode_only(setup)
     with DBOSClient(system_database_url=setup.url, listener_database_url=setup.direct_url, poll_policy=SLOW_POLL) as c:
         c.get_all_events(_enqueue(c, "set_event_value", "warm", 1).workflow_id)
         wakes = [_stamped_wake(c) for _ in range(3)]
@@ -284,8 +284,8 @@ def test_listener_url_around_a_transaction_pooler_wakes_fast(setup: Setup) -> No
     assert max(wakes) < 2.0, wakes
 
 
+@transaction_mode
 def test_async_listener_url_around_a_transaction_pooler_wakes_fast(setup: Setup) -> None:
-    _transaction_mode_only(setup)
 
     async def scenario() -> list[float]:
         async with AsyncDBOSClient(
@@ -307,17 +307,16 @@ def test_async_listener_url_around_a_transaction_pooler_wakes_fast(setup: Setup)
     assert max(wakes) < 2.0, wakes
 
 
+@transaction_mode
 def test_without_listener_url_a_transaction_pooler_still_wakes_by_polling(setup: Setup) -> None:
-    _transaction_mode_only(setup)
     with DBOSClient(system_database_url=setup.url, poll_policy=SLOW_POLL) as c:
         wake = _stamped_wake(c)
     # LISTEN went through the pooler and was lost; the 5 s poller found the value.
     assert wake < 30, wake
 
 
+@session_mode
 def test_session_pooler_keeps_listen(setup: Setup) -> None:
-    if setup.mode != "session":
-        pytest.skip("about a session pooler")
     with DBOSClient(system_database_url=setup.url, poll_policy=SLOW_POLL) as c:
         c.get_all_events(_enqueue(c, "set_event_value", "warm", 1).workflow_id)
         wakes = [_stamped_wake(c) for _ in range(3)]
