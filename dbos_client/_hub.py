@@ -332,7 +332,14 @@ class WaitHub:
         # Notifications sent while we were not listening are lost: everyone re-reads now.
         self._wake_all()
         # A pooler in transaction mode accepts LISTEN and then delivers nothing: check.
-        conn.execute("SELECT pg_notify(%s, 'selftest')", (self._selftest_channel,))
+        # The NOTIFY goes through the client's pool, not this connection: through such a
+        # pooler, a NOTIFY sent here runs on the server connection that holds our LISTEN
+        # for that one statement, and comes straight back in its reply, so the test
+        # would pass while the application's notifications never arrive.
+        try:
+            self._run_query("SELECT pg_notify(%s, 'selftest')", (self._selftest_channel,))
+        except Exception:  # no self-test: notifications stay untrusted, waits poll
+            logger.debug("could not send the listener's self-test notification", exc_info=True)
         selftest_deadline = time.monotonic() + _SELFTEST_SECONDS
         warned = False
         while not self._stop.is_set():
