@@ -257,11 +257,11 @@ def test_sync_clients_async_names_through_the_pooler(client: DBOSClient) -> None
 # --------------------------------------------------------------------------------------
 
 
-def _stamped_wake(client: DBOSClient) -> float:
+def _stamped_wake(client: DBOSClient, pause: float = 0.5) -> float:
     """Seconds from the workflow's set_event to get_event's return (the value is stamped)."""
     handle = _enqueue(client, "event_stamped_after_message", "k", "t", 60)
     thread, out = _in_thread(client.get_event, handle.workflow_id, "k", 60)
-    time.sleep(0.5)
+    time.sleep(pause)
     client.send(handle.workflow_id, "wake", topic="t")
     thread.join(60)
     returned = time.time()
@@ -313,6 +313,21 @@ def test_without_listener_url_a_transaction_pooler_still_wakes_by_polling(setup:
         wake = _stamped_wake(c)
     # LISTEN went through the pooler and was lost; the 5 s poller found the value.
     assert wake < 30, wake
+
+
+@transaction_mode
+def test_a_transaction_pooler_is_not_trusted_to_deliver_notifications(setup: Setup) -> None:
+    """The listener's self-test must not pass through a transaction pooler.
+
+    Sent on the listener's own connection, the self-test NOTIFY runs on the server
+    connection that PgBouncer lends it for that statement, and Postgres hands the
+    notification back in the same reply: the test passed, the client trusted
+    notifications and polled at its slow tick, and the application's NOTIFYs never came.
+    With a 30 s slow tick, a wake under 2 s shows the client polls at its fast tick.
+    """
+    with DBOSClient(system_database_url=setup.url, poll_policy=PollPolicy(0.05, 30)) as c:
+        wakes = [_stamped_wake(c, pause=3.0) for _ in range(2)]  # the self-test has had its 2 s
+    assert max(wakes) < 2.0, wakes
 
 
 @session_mode
