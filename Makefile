@@ -41,9 +41,10 @@ gateway-demo: install
 test: install dbos2 browser pgbouncer
 	$(PY) -m pytest
 
-bench: install
+bench: install pgbouncer
 	$(PY) benchmarks/bench.py --waiters 1000
 	$(PY) benchmarks/bench_sqlite.py
+	$(PY) benchmarks/bench_topologies.py
 
 clean:
 	rm -rf $(VENV) .venv-dbos2 *.egg-info .pytest_cache

@@ -406,7 +406,7 @@ def main() -> int:
         help="seconds between the waiters' start and the window (Postgres flushes an idle backend's counters within 10 s)",
     )
     parser.add_argument("--window", type=float, default=5.0, help="seconds over which xact/s is measured")
-    parser.add_argument("--settle", type=float, default=2.0, help="pause after each run (counters flush)")
+    parser.add_argument("--settle", type=float, default=1.0, help="pause after each run (counters flush)")
     parser.add_argument("--topologies", default=",".join(TOPOLOGIES), help=f"subset of {','.join(TOPOLOGIES)}")
     parser.add_argument("--clients", default=",".join(CLIENTS), help=f"subset of {','.join(CLIENTS)}")
     parser.add_argument("--admin-url", default=rt.DEFAULT_ADMIN_URL)
