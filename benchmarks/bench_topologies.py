@@ -396,7 +396,7 @@ def main() -> int:
     parser.add_argument(
         "--probe-timeout",
         type=float,
-        default=10.0,
+        default=5.0,
         help="get_event timeout of a timed wake (a wake this slow is a miss)",
     )
     parser.add_argument(
