@@ -89,10 +89,6 @@ def test_the_expected_methods_are_public() -> None:
 KNOWN_OMISSIONS: dict[str, set[str]] = {
     "__init__": {
         "system_database_engine",  # a SQLAlchemy engine: dbos-client has no SQLAlchemy
-        "system_database_polling_concurrency",
-        "observability_query_timeout_sec",
-        "sys_db_idle_transaction_timeout_sec",
-        "sharding",
     },
     "enqueue": set(),
     "send": {"send_to_forks", "shard_key"},
