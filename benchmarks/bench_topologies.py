@@ -83,7 +83,7 @@ def make_client(kind: str, url: str, listener_url: str | None) -> Any:
     if kind == "dbos_client":
         from dbos_client import DBOSClient
 
-        extra = {"listener_database_url": listener_url} if listener_url else {}
+        extra: dict[str, Any] = {"listener_database_url": listener_url} if listener_url else {}
         return DBOSClient(system_database_url=url, **extra)
     import dbos
 
@@ -233,7 +233,7 @@ class Bench:
         log(f"database {conninfo_to_dict(self.url)['dbname']}; starting the DBOS 3.4.0 runtime")
         self.runtime = rt.DBOSRuntime(rt.runtime_python("3.4.0"), self.url).start()
         self.driver = DBOSClient(system_database_url=with_query(self.url, application_name=DRIVER_APP_NAME))
-        self.inspector = Inspector(self.admin_url, conninfo_to_dict(self.url)["dbname"])
+        self.inspector = Inspector(self.admin_url, str(conninfo_to_dict(self.url)["dbname"]))
         n, p = self.args.processes, self.args.probes
         self.idle = [self.enqueue("event_after_message", "never", STOP_TOPIC, 900) for _ in range(n)]
         for run in plan:

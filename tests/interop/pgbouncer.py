@@ -102,7 +102,7 @@ class PgBouncer:
     def url_for(self, direct_url: str) -> str:
         """The same database and user, through this PgBouncer."""
         params = conninfo_to_dict(direct_url)
-        user = params.get("user", "postgres")
+        user = str(params.get("user", "postgres"))
         password = params.get("password")
         auth = user + (f":{password}" if password else "")
         return f"postgresql://{auth}@127.0.0.1:{self.port}/{params['dbname']}"
@@ -175,17 +175,11 @@ class PgBouncer:
     def admin(self, command: str) -> list[dict[str, Any]]:
         """Run an admin console command (SHOW POOLS, SHOW SERVERS, ...) and return its rows."""
         url = f"postgresql://postgres@127.0.0.1:{self.port}/pgbouncer"
-        # The console speaks only the simple query protocol.
-        with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
-            result = conn.pgconn.exec_(command.encode())
-            names = [result.fname(i).decode() for i in range(result.nfields)]
-            return [
-                {
-                    names[c]: (None if result.get_value(r, c) is None else result.get_value(r, c).decode())
-                    for c in range(result.nfields)
-                }
-                for r in range(result.ntuples)
-            ]
+        # The console speaks only the simple query protocol, which ClientCursor uses.
+        with psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor) as conn:
+            cur = conn.execute(command)
+            names = [d.name for d in cur.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def server_connections(self, database: str | None = None) -> int:
         """Server connections PgBouncer holds open (active, idle, used, tested, login)."""
