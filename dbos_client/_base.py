@@ -16,6 +16,7 @@ from ._config import DatabaseConfig, resolve
 from ._hub import Waiter
 from ._options import optional_text, require_text
 from ._serialization import Codec
+from ._text import first_line
 from .errors import InvalidArgumentError
 from .models import PollPolicy, RetryPolicy
 
@@ -145,10 +146,6 @@ class ClientBase:
 
 
 SCHEMA_CHANGED = (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName, psycopg.errors.UndefinedColumn)
-
-
-def first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def recording_connection_class(base: type, record: Any) -> type:
