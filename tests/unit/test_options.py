@@ -7,7 +7,6 @@ import math
 import uuid
 from typing import Any
 
-import dbos
 import pytest
 
 from dbos_client import InvalidArgumentError, SerializationError, WorkflowSerializationFormat
@@ -291,8 +290,6 @@ def test_explicit_none_application_name_overrides_the_client() -> None:
         ("portable", PORTABLE),
         ("native", PICKLE),
         (WorkflowSerializationFormat.PORTABLE, PORTABLE),
-        (dbos.WorkflowSerializationFormat.PORTABLE, PORTABLE),
-        (dbos.WorkflowSerializationFormat.NATIVE, PICKLE),
     ],
 )
 def test_serialization_type(choice: Any, tag: str) -> None:
