@@ -143,4 +143,5 @@ def terminate_backends(url: str, application_name: str) -> int:
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
             (dbname, application_name),
         ).fetchone()
+    assert row is not None
     return int(row[0])

@@ -129,14 +129,14 @@ def test_portable_matches_dbos_byte_for_byte(value: Any) -> None:
     [(PICKLE, dbos.WorkflowSerializationFormat.NATIVE), (PORTABLE, dbos.WorkflowSerializationFormat.PORTABLE)],
     ids=["pickle", "portable"],
 )
-def test_encode_args_matches_dbos_serialize_args(args: tuple, kwargs: dict, tag: str, fmt: Any) -> None:
+def test_encode_args_matches_dbos_serialize_args(args: tuple[Any, ...], kwargs: dict[str, Any], tag: str, fmt: Any) -> None:
     theirs, their_tag = dbos_ser.serialize_args(args, kwargs, fmt, DBOS_PICKLE)
     assert Codec().encode_args(args, kwargs, tag) == theirs
     assert their_tag == tag
 
 
 @pytest.mark.parametrize("args, kwargs", ARGS_CASES.values(), ids=ARGS_CASES.keys())
-def test_encode_args_with_default_format_matches_dbos(args: tuple, kwargs: dict) -> None:
+def test_encode_args_with_default_format_matches_dbos(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     codec = Codec()
     theirs, their_tag = dbos_ser.serialize_args(args, kwargs, None, DBOS_PICKLE)
     tag = codec.tag_for(None)
@@ -159,7 +159,7 @@ def test_decodes_values_written_by_dbos(value: Any) -> None:
 
 @pytest.mark.parametrize("args, kwargs", ARGS_CASES.values(), ids=ARGS_CASES.keys())
 @pytest.mark.parametrize("fmt", [None, dbos.WorkflowSerializationFormat.PORTABLE, dbos.WorkflowSerializationFormat.NATIVE])
-def test_decodes_args_written_by_dbos(args: tuple, kwargs: dict, fmt: Any) -> None:
+def test_decodes_args_written_by_dbos(args: tuple[Any, ...], kwargs: dict[str, Any], fmt: Any) -> None:
     text, tag = dbos_ser.serialize_args(args, kwargs, fmt, DBOS_PICKLE)
     ours = Codec().decode_args(text, tag)
     theirs = dbos_ser.deserialize_args(text, tag, DBOS_PICKLE)
@@ -197,8 +197,8 @@ def test_decodes_portable_errors_written_by_dbos() -> None:
 
 
 @pytest.mark.parametrize("text, expected", PORTABLE_ERROR_SHAPES)
-def test_dbos_decodes_portable_error_shapes_the_same(text: str, expected: tuple) -> None:
-    theirs = dbos_ser.deserialize_exception(text, PORTABLE, DBOS_PICKLE)
+def test_dbos_decodes_portable_error_shapes_the_same(text: str, expected: tuple[Any, ...]) -> None:
+    theirs: Any = dbos_ser.deserialize_exception(text, PORTABLE, DBOS_PICKLE)
     assert (theirs.name, theirs.message, theirs.code, theirs.data) == expected
 
 

@@ -6,6 +6,7 @@ import ast
 import inspect
 import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,7 @@ def test_every_name_in_all_exists() -> None:
 
 
 def test_star_import() -> None:
-    namespace: dict = {}
+    namespace: dict[str, Any] = {}
     exec("from dbos_client import *", namespace)
     assert set(dbos_client.__all__) <= set(namespace)
 
@@ -125,12 +126,13 @@ def test_every_constructor_parameter_is_keyword_only() -> None:
 @pytest.mark.parametrize("name", sorted(KNOWN_OMISSIONS["__init__"]))
 def test_omitted_constructor_arguments_are_refused_not_ignored(name: str) -> None:
     with pytest.raises(dbos_client.InvalidArgumentError, match=name):
-        DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db", **{name: object()})
+        unsupported: dict[str, Any] = {name: object()}
+        DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db", **unsupported)
 
 
 def test_handle_does_no_io() -> None:
     client = DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db")
-    handle = WorkflowHandle(client, "wf-1")
+    handle: WorkflowHandle[Any] = WorkflowHandle(client, "wf-1")
     assert handle.workflow_id == handle.get_workflow_id() == "wf-1"
     assert repr(handle) == "WorkflowHandle('wf-1')"
     assert client._pool is None

@@ -146,7 +146,7 @@ PORTABLE_ERROR_SHAPES = [
 
 
 @pytest.mark.parametrize("text, expected", PORTABLE_ERROR_SHAPES)
-def test_decodes_portable_error_shapes(text: str, expected: tuple) -> None:
+def test_decodes_portable_error_shapes(text: str, expected: tuple[Any, ...]) -> None:
     err = Codec().decode_error(text, PORTABLE)
     assert isinstance(err, PortableWorkflowError)
     assert (err.name, err.message, err.code, err.data) == expected
@@ -156,7 +156,7 @@ def test_decoded_pickled_dbos_client_error_keeps_attributes() -> None:
     text = pickled(dbos_client.WorkflowNotFoundError("wf-1"))
     err = Codec().decode_error(text, PICKLE)
     assert isinstance(err, dbos_client.WorkflowNotFoundError)
-    assert err.workflow_id == "wf-1"
+    assert err.workflow_id == "wf-1"  # type: ignore[attr-defined]
 
 
 def test_a_pickled_non_exception_as_error_is_refused() -> None:
@@ -198,7 +198,7 @@ def test_unknown_tag_raises_serialization_error() -> None:
     codec = Codec()
     with pytest.raises(SerializationError, match="'mystery'") as info:
         codec.decode("xyz", "mystery")
-    assert info.value.serialization == "mystery"
+    assert info.value.serialization == "mystery"  # type: ignore[attr-defined]
     with pytest.raises(SerializationError):
         codec.encode(1, "mystery")
     with pytest.raises(SerializationError):
@@ -271,7 +271,7 @@ def test_a_failing_custom_serializer_is_wrapped() -> None:
 # -- refusals -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", [lambda: 1, (x for x in []), {"k": types.ModuleType("m")}], ids=["lambda", "generator", "module"])
+@pytest.mark.parametrize("value", [lambda: 1, (x for x in []), {"k": types.ModuleType("m")}], ids=["lambda", "generator", "module"])  # type: ignore[var-annotated]
 def test_unpicklable_value_raises_serialization_error(value: Any) -> None:
     with pytest.raises(SerializationError) as info:
         Codec().encode(value, PICKLE, "message")
@@ -373,4 +373,4 @@ def test_tag_for_rejects_junk(junk: Any) -> None:
 
 
 def test_our_format_enum_values() -> None:
-    assert WorkflowSerializationFormat.PORTABLE == "portable"
+    assert WorkflowSerializationFormat.PORTABLE == "portable"  # type: ignore[comparison-overlap]
