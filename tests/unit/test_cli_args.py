@@ -26,6 +26,7 @@ from dbos_client import (
     WorkflowStatus,
     cli,
 )
+from dbos_client._ops import EventOutcome
 from dbos_client.cli import _args, _commands, _output, _watch
 
 URL = "postgresql://postgres@127.0.0.1:5432/never_connected"
@@ -361,3 +362,42 @@ def test_terminal_view_redraws_in_place(monkeypatch: pytest.MonkeyPatch) -> None
     assert "[##########----------]  50%" in first
     # The stream line is printed above the redrawn block, where it stays.
     assert second.startswith('log: "line 1"\nPENDING') and "75%" in second
+
+
+# -- get-event: one outcome, one exit code ------------------------------------------------
+
+
+class OutcomeClient:
+    """Stands in for DBOSClient: answers get-event with a fixed outcome, and counts the calls."""
+
+    def __init__(self, outcome: Any) -> None:
+        self.outcome, self.calls = outcome, 0
+
+    def _get_event_outcome(self, workflow_id: str, key: str, timeout_seconds: float) -> Any:
+        self.calls += 1
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        return self.outcome
+
+
+@pytest.mark.parametrize(
+    "outcome, code, printed",
+    [
+        (EventOutcome("value", {"n": 1}), cli.EXIT_OK, '{"n": 1}\n'),
+        (EventOutcome("value", None), cli.EXIT_OK, "null\n"),  # a published None is a value
+        (EventOutcome("not_yet", status="PENDING"), cli.EXIT_TIMEOUT, ""),
+        (EventOutcome("never", status="SUCCESS"), cli.EXIT_TIMEOUT, ""),
+    ],
+)
+def test_get_event_prints_the_value_or_exits_3_after_one_call(
+    outcome: EventOutcome, code: int, printed: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = OutcomeClient(outcome)
+    assert _commands.cmd_get_event(client, parse("get-event", "w", "k")) == code  # type: ignore[arg-type]
+    assert (capsys.readouterr().out, client.calls) == (printed, 1)
+
+
+def test_get_event_of_an_unknown_workflow_is_exit_4() -> None:
+    with pytest.raises(WorkflowNotFoundError) as exc:
+        _commands.cmd_get_event(OutcomeClient(WorkflowNotFoundError("w")), parse("get-event", "w", "k"))  # type: ignore[arg-type]
+    assert cli.exit_code_for(exc.value) == cli.EXIT_NOT_FOUND
