@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import psycopg
 from typing_extensions import Unpack
 
-from . import _calls
+from . import _calls, _ops
 from ._base import SCHEMA_CHANGED, ClientBase, OpState, recording_connection_class
 from ._calls import NeedQueries
 from ._hub import AsyncWaiter, WaitHub
-from ._ops import ConstraintViolation, Emit, Op, Query, Subscribe, Wait
+from ._ops import ConstraintViolation, Emit, Op, Query, Subscribe, Transaction, Wait
 from ._retry import is_transient, retrying
 from ._schema import SchemaInfo
 from ._serialization import FormatChoice
@@ -335,6 +335,11 @@ class AsyncDBOSClient(ClientBase):
                 return await self._execute(action), None
             except (psycopg.Error, ConstraintViolation) as exc:
                 return None, exc
+        if isinstance(action, Transaction):
+            try:
+                return await self._transaction(action), None
+            except Exception as exc:  # noqa: BLE001 - rolled back; the op decides what it means
+                return None, exc
         if isinstance(action, NeedQueries):
             return await self._queries(action.deadline), None
         if isinstance(action, Subscribe):
@@ -409,6 +414,52 @@ class AsyncDBOSClient(ClientBase):
             if not is_transient(exc):
                 raise
             raise self._unavailable(exc) from exc
+
+    async def _transaction(self, action: Transaction) -> Any:
+        """A Transaction's body on one connection in one transaction (on SQLite, in a worker
+        thread under ``BEGIN IMMEDIATE``); commit, or roll back if it raises. Transient
+        failures retry all of it."""
+        from ._txn import fetch_async
+
+        limit = self._attempt_limit(action.deadline, time.monotonic())
+
+        async def once() -> Any:
+            if self._sqlite is not None:
+                self._bind_loop()
+                return await asyncio.get_running_loop().run_in_executor(None, self._sqlite.transaction, action.body, limit)
+            pool = await self._get_pool()
+            try:
+                async with pool.connection(timeout=self._connect_wait(limit, time.monotonic())) as conn:
+                    async with conn.transaction():
+                        return await _ops.run_inline_async(action.body(), lambda query: fetch_async(conn, query))
+            except psycopg.OperationalError as exc:
+                if is_transient(exc):
+                    await pool.check()
+                raise
+
+        try:
+            try:
+                return await once()
+            except Exception as exc:
+                if not is_transient(exc) or self._retry_policy.max_attempts == 1:
+                    raise
+                logger.warning("system database transaction failed (%s); retrying", type(exc).__name__)
+            return await retrying(self._retry_policy, deadline=limit, attempts_made=1, asynchronous=True)(once)
+        except SCHEMA_CHANGED as exc:
+            raise self._schema_changed(exc) from exc
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            raise self._unavailable(exc) from exc
+
+    async def _run_on_connection(self, op: Op[T], conn: Any) -> T:
+        """Drive an ``_ops`` op on a connection the caller owns (psycopg ``AsyncConnection``
+        or ``sqlite3.Connection``), inside the caller's transaction: no BEGIN or COMMIT of
+        ours, no retry. Resolve the schema first (``await self._queries``): the op may
+        yield only Query and Transaction."""
+        from ._txn import run_on_connection_async
+
+        return await run_on_connection_async(conn, op)
 
     async def _execute_once(self, query: Query, limit: float | None) -> Any:
         if self._sqlite is not None:
