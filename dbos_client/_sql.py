@@ -55,7 +55,7 @@ class Queries:
         self.send_has_serialization = "serialization" in writes.send_columns(self._t)
         self.has_streams = info.has("streams")
 
-    def _dialect(self, name: str, sqlite: bool) -> None:
+    def _only(self, name: str, sqlite: bool) -> None:
         if self.sqlite != sqlite:
             raise AttributeError(f"{name} is not a {self.dialect} statement")
 
@@ -129,66 +129,66 @@ class Queries:
 
     @cached_property
     def enqueue(self) -> str:
-        self._dialect("enqueue", sqlite=False)
+        self._only("enqueue", sqlite=False)
         return self._t.render(writes.pg_enqueue(self._t))
 
     @cached_property
     def cancel(self) -> str:
-        self._dialect("cancel", sqlite=False)
+        self._only("cancel", sqlite=False)
         return self._t.render(writes.pg_cancel(self._t))
 
     @cached_property
     def delete(self) -> str:
-        self._dialect("delete", sqlite=False)
+        self._only("delete", sqlite=False)
         return self._t.render(writes.pg_delete(self._t))
 
     @cached_property
     def resume(self) -> str:
-        self._dialect("resume", sqlite=False)
+        self._only("resume", sqlite=False)
         return self._t.render(writes.pg_resume(self._t))
 
     # -- SQLite: each write a few statements, run by the op in one transaction ------------
 
     @cached_property
     def sqlite_enqueue_insert(self) -> str:
-        self._dialect("sqlite_enqueue_insert", sqlite=True)
+        self._only("sqlite_enqueue_insert", sqlite=True)
         return self._t.render(writes.sqlite_enqueue_insert(self._t))
 
     @cached_property
     def sqlite_enqueue_inputs(self) -> str | None:
-        self._dialect("sqlite_enqueue_inputs", sqlite=True)
+        self._only("sqlite_enqueue_inputs", sqlite=True)
         statement = writes.sqlite_enqueue_inputs(self._t)
         return None if statement is None else self._t.render(statement)
 
     @cached_property
     def sqlite_queue_known(self) -> str | None:
-        self._dialect("sqlite_queue_known", sqlite=True)
+        self._only("sqlite_queue_known", sqlite=True)
         statement = writes.sqlite_queue_known(self._t)
         return None if statement is None else self._t.render(statement)
 
     @cached_property
     def sqlite_missing(self) -> str:
-        self._dialect("sqlite_missing", sqlite=True)
+        self._only("sqlite_missing", sqlite=True)
         return self._t.render(writes.sqlite_missing(self._t))
 
     @cached_property
     def sqlite_cancel(self) -> str:
-        self._dialect("sqlite_cancel", sqlite=True)
+        self._only("sqlite_cancel", sqlite=True)
         return self._t.render(writes.sqlite_cancel(self._t))
 
     @cached_property
     def sqlite_delete(self) -> tuple[str, ...]:
-        self._dialect("sqlite_delete", sqlite=True)
+        self._only("sqlite_delete", sqlite=True)
         return tuple(self._t.render(statement) for statement in writes.sqlite_delete(self._t))
 
     @cached_property
     def sqlite_resume(self) -> str:
-        self._dialect("sqlite_resume", sqlite=True)
+        self._only("sqlite_resume", sqlite=True)
         return self._t.render(writes.sqlite_resume(self._t))
 
     @cached_property
     def sqlite_resume_exists(self) -> str:
-        self._dialect("sqlite_resume_exists", sqlite=True)
+        self._only("sqlite_resume_exists", sqlite=True)
         return self._t.render(writes.sqlite_resume_exists(self._t))
 
     # -- all of them --------------------------------------------------------------------
