@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _ops
-from ._ops import EventOutcome, Op, Query
+from ._ops import EventOutcome, NeedQueries, Op, Query
 from ._options import (
     build_enqueue,
     build_list_filters,
@@ -33,13 +33,6 @@ from .errors import InvalidArgumentError, SchemaError
 from .models import WorkflowStatus
 
 logger = logging.getLogger("dbos_client")
-
-
-@dataclass(frozen=True)
-class NeedQueries:
-    """Ask the shell for the schema's statements, detecting the schema if needed."""
-
-    deadline: float | None = None
 
 
 @dataclass

@@ -139,7 +139,10 @@ def test_handle_does_no_io() -> None:
 
 # -- the pure modules stay pure ---------------------------------------------------------
 
-PURE_MODULES = ["_ops", "_wait", "_sql", "_sql_sqlite", "_serialization", "_options", "_schema"]
+PURE_MODULES = [
+    "_ops", "_wait", "_sql", "_sql_common", "_sql_reads", "_sql_writes", "_sql_waits", "_sql_sqlite",
+    "_serialization", "_options", "_schema",
+]  # fmt: skip
 FORBIDDEN_MODULES = {"asyncio", "socket", "threading", "subprocess", "psycopg_pool", "sqlite3"}
 FORBIDDEN_NAMES = {"sleep", "connect", "Connection", "AsyncConnection", "ConnectionPool", "AsyncConnectionPool"}
 
