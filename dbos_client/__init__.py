@@ -21,6 +21,7 @@ from ._serialization import (
 from ._version import __version__
 from .client import DBOSClient, WorkflowHandle
 from .errors import (
+    ConnectionRejectedError,
     DatabaseUnavailableError,
     DBOSClientError,
     DeduplicatedError,
@@ -77,6 +78,7 @@ __all__ = [
     "DBOSClientError",
     "InvalidArgumentError",
     "DatabaseUnavailableError",
+    "ConnectionRejectedError",
     "SchemaError",
     "WorkflowNotFoundError",
     "WorkflowConflictError",

@@ -1,12 +1,18 @@
-"""What DBOSClient and AsyncDBOSClient share: their settings, parsed once. No I/O.
+"""What DBOSClient and AsyncDBOSClient share: settings, failure policy, op stepping. No I/O.
 
-The httpx pattern: one base with the configuration, two thin shells that do I/O their
-own way (threads and blocking sockets, or asyncio and psycopg's async connections).
+The httpx pattern: one base with everything that is not I/O, two thin shells that do
+I/O their own way (threads and blocking sockets, or asyncio and psycopg's async
+connections). A shell method is either a public call (validate with ``_calls``, drive
+the op) or a piece of I/O (run a statement, wait, connect); nothing else.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -14,13 +20,23 @@ import psycopg
 from ._calls import ClientCore
 from ._config import DatabaseConfig, resolve
 from ._hub import Waiter
+from ._ops import ConstraintViolation, Op
 from ._options import optional_text, require_text
+from ._retry import is_rejected, is_transient, retrying
 from ._serialization import Codec
-from .errors import InvalidArgumentError
+from .errors import (
+    ConnectionRejectedError,
+    DatabaseUnavailableError,
+    DBOSClientError,
+    InvalidArgumentError,
+    SchemaError,
+)
 from .models import PollPolicy, RetryPolicy
 
 if TYPE_CHECKING:
     from ._sqlite import SqliteDriver
+
+logger = logging.getLogger("dbos_client")
 
 #: Waits share one poller and one listener, so even many concurrent waits need few
 #: connections: 2 in the pool plus the listener's is the most an idle client holds.
@@ -29,14 +45,18 @@ DEFAULT_POOL_SIZE = 2
 #: Each tick while a call waits costs a thread wake-up (about 0.15 ms of CPU on the test
 #: machine) and one PRAGMA: 10 ms ticks cost 2.4% of a core, 20 ms 1.4%, 50 ms 0.6%.
 SQLITE_POLL_INTERVAL = 0.02
-#: Longest a single attempt waits for a pooled connection; retries add to it, within budget.
-MAX_CONNECT_WAIT = 10.0
-#: Even a call whose deadline has just passed gets this long for its final check.
-MIN_CONNECT_WAIT = 0.5
+#: libpq refuses a connect_timeout under 2 s (it rounds it up), so neither do we.
+MIN_CONNECT_TIMEOUT = 2
 
 
 class ClientBase:
-    """Settings common to both clients; see ``DBOSClient`` for what each argument means."""
+    """Settings and the I/O-free half of both clients; see ``DBOSClient`` for the arguments.
+
+    Everything here is shared by ``DBOSClient`` and ``AsyncDBOSClient``: the parsed
+    settings, how a connection is asked for, which failures are retried and what the
+    caller sees when they are not, closed-state checks, and the op-driving steps. The
+    shells only do I/O: threads and blocking sockets, or asyncio.
+    """
 
     _kind = "DBOSClient"
 
@@ -53,12 +73,17 @@ class ClientBase:
         retry_connection_errors: bool = True,
         lazy: bool = True,
         use_listen_notify: bool = True,
+        listener_database_url: str | None = None,
+        password_provider: Callable[[], str] | None = None,
         **unsupported: Any,
     ) -> None:
         if unsupported:
             names = ", ".join(sorted(unsupported))
             raise InvalidArgumentError(f"{self._kind} does not support the argument(s): {names}")
-        self._config: DatabaseConfig = resolve(system_database_url)
+        self._config: DatabaseConfig = resolve(system_database_url, listener_database_url)
+        if password_provider is not None and not callable(password_provider):
+            raise InvalidArgumentError("password_provider must be a callable that returns the password")
+        self._password_provider = password_provider
         codec = Codec(serializer)
         pool_size = DEFAULT_POOL_SIZE if system_database_pool_size is None else system_database_pool_size
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
@@ -87,14 +112,16 @@ class ClientBase:
             # No NOTIFY in SQLite: the shared poller alone wakes waits. Its idle tick is one
             # PRAGMA data_version (no table read), so it can tick faster than on Postgres.
             interval = SQLITE_POLL_INTERVAL if poll_policy is None else self._poll_policy.interval_seconds
-            self._poll_policy = dataclasses.replace(self._poll_policy, interval_seconds=interval, use_notifications=False)
-        self._last_connect_error: BaseException | None = None
+            self._poll_policy = dataclasses.replace(
+                self._poll_policy, interval_seconds=interval, use_notifications=False
+            )
         # Kept so DBOSClient can build its async twin with the very same settings.
         self._settings = dict(
             system_database_url=system_database_url, dbos_system_schema=dbos_system_schema, serializer=serializer,
             application_name=application_name, system_database_pool_size=system_database_pool_size,
             retry_policy=retry_policy, poll_policy=poll_policy, retry_connection_errors=retry_connection_errors,
-            use_listen_notify=use_listen_notify,
+            use_listen_notify=use_listen_notify, listener_database_url=listener_database_url,
+            password_provider=password_provider,
         )  # fmt: skip
         self._init_io()
 
@@ -105,13 +132,39 @@ class ClientBase:
     def __repr__(self) -> str:
         return f"{self._kind}(url={self._config.display_url!r}, schema={self._core.schema_name!r})"
 
-    def _record_connect_error(self, exc: BaseException | None) -> None:
-        self._last_connect_error = exc
+    # -- connections -----------------------------------------------------------------
 
-    def _connect_wait(self, limit: float | None, now: float) -> float:
-        if limit is None:
-            return MAX_CONNECT_WAIT
-        return min(MAX_CONNECT_WAIT, max(MIN_CONNECT_WAIT, limit - now))
+    def _connect_kwargs(self, deadline: float | None) -> dict[str, Any]:
+        """Keyword arguments for one new connection, asked for just before connecting.
+
+        No server-side prepared statements (a transaction pooler would mix them up), the
+        password from ``password_provider`` if there is one (a token may have rotated),
+        and a connect timeout that does not outlast the call's deadline.
+        """
+        kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": None}
+        timeout = self._config.connect_timeout
+        if deadline is not None:
+            timeout = min(timeout, max(MIN_CONNECT_TIMEOUT, math.ceil(deadline - time.monotonic())))
+        kwargs["connect_timeout"] = timeout
+        if self._password_provider is not None:
+            try:
+                password = self._password_provider()
+            except Exception as exc:
+                raise DBOSClientError(f"password_provider raised {type(exc).__name__}") from exc
+            if not isinstance(password, str):
+                raise InvalidArgumentError(f"password_provider returned {type(password).__name__}, not a str")
+            kwargs["password"] = password
+        return kwargs
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DBOSClientError(f"this {self._kind} is closed")
+
+    def _check_still_open_after_wait(self) -> None:
+        if self._closed:
+            raise DBOSClientError(f"this {self._kind} was closed while the call was waiting")
+
+    # -- failures --------------------------------------------------------------------
 
     def _attempt_limit(self, deadline: float | None, now: float) -> float | None:
         """No single attempt may outlast the caller's deadline or the whole retry budget."""
@@ -120,71 +173,72 @@ class ClientBase:
         budget_end = now + self._retry_policy.budget_seconds
         return budget_end if deadline is None else min(deadline, budget_end)
 
+    def _retries_after(self, exc: BaseException) -> bool:
+        """Whether a failed first attempt goes on to tenacity's retries."""
+        if not is_transient(exc) or self._retry_policy.max_attempts == 1:
+            return False
+        logger.warning("system database call failed (%s); retrying", type(exc).__name__)
+        return True
+
+    def _retrying(self, limit: float | None, *, asynchronous: bool = False) -> Any:
+        # Tenacity only from the second attempt on: a statement that succeeds costs nothing more.
+        # Its stop is the absolute limit fixed before the first attempt, which the budget counts.
+        return retrying(self._retry_policy, deadline=limit, attempts_made=1, asynchronous=asynchronous)
+
+    def _translated(self, exc: BaseException) -> BaseException | None:
+        """What the caller sees for a statement that finally failed; None: the error itself."""
+        if isinstance(exc, SCHEMA_CHANGED):
+            return self._schema_changed(exc)
+        if is_rejected(exc):
+            return self._rejected(exc)
+        if is_transient(exc):
+            return self._unavailable(exc)
+        return None
+
     def _unavailable(self, exc: BaseException) -> Exception:
         """The one error a caller sees once transient failures outlived the retries."""
-        from .errors import DatabaseUnavailableError
-
-        reason = exc
-        if type(exc).__name__ == "PoolTimeout" and self._last_connect_error is not None:
-            reason = self._last_connect_error  # why the pool had no connection to give
-        error = DatabaseUnavailableError(
-            f"the system database at {self._config.display_url} is unreachable: {first_line(reason)}",
+        return DatabaseUnavailableError(
+            f"the system database at {self._config.display_url} is unreachable: {first_line(exc)}",
             url=self._config.display_url,
         )
-        error.__cause__ = exc
-        return error
+
+    def _rejected(self, exc: BaseException) -> Exception:
+        return ConnectionRejectedError(
+            f"the system database at {self._config.display_url} refused the connection: {first_line(exc)} "
+            "(not retried: check the URL, the credentials and the TLS settings)",
+            url=self._config.display_url,
+        )
 
     def _schema_changed(self, exc: psycopg.Error) -> Exception:
-        from .errors import SchemaError
-
-        error = SchemaError(
+        return SchemaError(
             f"the DBOS schema {self._core.schema_name!r} changed under this client ({exc.diag.message_primary})"
         )
-        error.__cause__ = exc
-        return error
+
+    # -- driving operations ----------------------------------------------------------
+
+    @staticmethod
+    def _advance(op: Op[Any], outcome: tuple[Any, BaseException | None]) -> Any:
+        """Hand the last action's result (or error) to the op; its next action, or StopIteration."""
+        reply, error = outcome
+        return op.throw(error) if error is not None else op.send(reply)
+
+    def _finish(self, op: Op[Any], state: OpState) -> None:
+        """An op ended (returned, raised, or was abandoned): close it, drop its waiter."""
+        op.close()
+        hub = getattr(self, "_hub", None)
+        if state.waiter is not None and hub is not None:
+            hub.unsubscribe(state.waiter)
 
 
 SCHEMA_CHANGED = (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName, psycopg.errors.UndefinedColumn)
+#: An outcome with no reply and no error: what ``Emit`` and the waits send back.
+NOTHING: tuple[Any, BaseException | None] = (None, None)
+#: The database errors a ``Query`` hands back to the op, which knows what they mean.
+OP_ERRORS = (psycopg.Error, ConstraintViolation)
 
 
 def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def recording_connection_class(base: type, record: Any) -> type:
-    """A Connection (or AsyncConnection) class that reports why connecting failed.
-
-    The pool connects in its own workers and a caller only sees PoolTimeout; this keeps
-    the real reason ("connection refused", "password authentication failed") for the
-    DatabaseUnavailableError message.
-    """
-    if issubclass(base, psycopg.AsyncConnection):
-
-        class RecordingAsyncConnection(base):  # type: ignore[valid-type,misc]
-            @classmethod
-            async def connect(cls, *args: Any, **kwargs: Any) -> Any:
-                try:
-                    conn = await super().connect(*args, **kwargs)
-                except psycopg.Error as exc:
-                    record(exc)
-                    raise
-                record(None)
-                return conn
-
-        return RecordingAsyncConnection
-
-    class RecordingConnection(base):  # type: ignore[valid-type,misc]
-        @classmethod
-        def connect(cls, *args: Any, **kwargs: Any) -> Any:
-            try:
-                conn = super().connect(*args, **kwargs)
-            except psycopg.Error as exc:
-                record(exc)
-                raise
-            record(None)
-            return conn
-
-    return RecordingConnection
 
 
 class OpState:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -18,6 +19,8 @@ from .errors import InvalidArgumentError
 URL_ENV = "DBOS_SYSTEM_DATABASE_URL"
 CONNECTION_APPLICATION_NAME = f"dbos_client/{__version__}"
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
+#: Seconds libpq may spend on one connection attempt when the URL does not say.
+DEFAULT_CONNECT_TIMEOUT = 10
 
 
 def redact(url: str) -> str:
@@ -45,20 +48,26 @@ def redact(url: str) -> str:
 @dataclass(frozen=True)
 class DatabaseConfig:
     conninfo: str
-    #: The same, for the notification listener's dedicated connection.
+    #: The notification listener's dedicated connection: the same server, or the one
+    #: ``listener_database_url`` names (Postgres itself, when calls go through a pooler).
     listener_conninfo: str
     display_url: str
     database: str
     #: "postgresql", or "sqlite" (then ``sqlite_path`` is the file and conninfo is empty).
     dialect: str = "postgresql"
     sqlite_path: str | None = None
+    #: libpq's connect_timeout for one attempt, in whole seconds (libpq's unit).
+    connect_timeout: int = DEFAULT_CONNECT_TIMEOUT
 
     def __repr__(self) -> str:
         return f"DatabaseConfig({self.display_url!r})"
 
 
-def resolve(url: str | None) -> DatabaseConfig:
-    """Validate the URL (or ``DBOS_SYSTEM_DATABASE_URL``) and build the connection string."""
+def resolve(url: str | None, listener_url: str | None = None) -> DatabaseConfig:
+    """Validate the URL (or ``DBOS_SYSTEM_DATABASE_URL``) and build the connection strings.
+
+    ``listener_url``, if given, is where the notification listener connects instead.
+    """
     if url is None:
         url = os.environ.get(URL_ENV)
         if not url:
@@ -75,31 +84,53 @@ def resolve(url: str | None) -> DatabaseConfig:
     # SQLAlchemy-style URLs (postgresql+psycopg://) are what DBOS users have: accept them.
     base_scheme = scheme.split("+", 1)[0].lower()
     if base_scheme == "sqlite":
+        if listener_url is not None:
+            raise InvalidArgumentError("listener_database_url is for Postgres; a SQLite file has no notifications")
         return _resolve_sqlite(url, rest)
     if base_scheme not in _POSTGRES_SCHEMES:
         raise InvalidArgumentError(
             f"system_database_url must be a postgresql:// or sqlite:/// URL, got scheme {scheme!r}"
         )
-    libpq_url = f"postgresql://{rest}"
+    conninfo, params = _postgres_conninfo(rest, shown, "system_database_url", listener=False)
+    listener_conninfo, _ = _postgres_conninfo(rest, shown, "system_database_url", listener=True)
+    if listener_url is not None:
+        if not isinstance(listener_url, str) or not listener_url.strip():
+            raise InvalidArgumentError("listener_database_url must be a non-empty string")
+        l_scheme, l_sep, l_rest = listener_url.partition("://")
+        if not l_sep or l_scheme.split("+", 1)[0].lower() not in _POSTGRES_SCHEMES:
+            raise InvalidArgumentError("listener_database_url must be a postgresql:// URL (Postgres itself, not a pooler)")
+        listener_conninfo, _ = _postgres_conninfo(l_rest, redact(listener_url), "listener_database_url", listener=True)
+    timeout = params.get("connect_timeout")
     try:
-        params = conninfo_to_dict(libpq_url)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is the same bad URL
-        # psycopg's message may quote the URL: do not chain it, it could hold the password.
-        raise InvalidArgumentError(f"system_database_url {shown!r} is not a valid Postgres URL ({type(exc).__name__})") from None
-    extra = {}
-    if "connect_timeout" not in params:
-        extra["connect_timeout"] = "10"
-    # The user's own application_name wins; ours names the client and its version.
-    name = params.get("application_name") or CONNECTION_APPLICATION_NAME
-    conninfo = make_conninfo(libpq_url, **extra, application_name=name)
-    listener_conninfo = make_conninfo(libpq_url, **extra, application_name=f"{name} listener")
+        connect_timeout = int(timeout) if timeout else DEFAULT_CONNECT_TIMEOUT
+    except ValueError:
+        raise InvalidArgumentError(f"system_database_url {shown!r}: connect_timeout must be whole seconds") from None
     database = str(params.get("dbname") or params.get("user") or "")
     return DatabaseConfig(
         conninfo=conninfo,
         listener_conninfo=listener_conninfo,
         display_url=redact(f"{base_scheme}://{rest}"),
         database=database,
+        connect_timeout=connect_timeout,
     )
+
+
+def _postgres_conninfo(rest: str, shown: str, what: str, *, listener: bool) -> tuple[str, dict[str, Any]]:
+    """libpq's connection string for ``postgresql://{rest}``, named after this client."""
+    libpq_url = f"postgresql://{rest}"
+    try:
+        params = conninfo_to_dict(libpq_url)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the same bad URL
+        # psycopg's message may quote the URL: do not chain it, it could hold the password.
+        raise InvalidArgumentError(f"{what} {shown!r} is not a valid Postgres URL ({type(exc).__name__})") from None
+    extra = {}
+    if "connect_timeout" not in params:
+        extra["connect_timeout"] = str(DEFAULT_CONNECT_TIMEOUT)
+    # The user's own application_name wins; ours names the client and its version.
+    name = params.get("application_name") or CONNECTION_APPLICATION_NAME
+    if listener:
+        name = f"{name} listener"
+    return make_conninfo(libpq_url, **extra, application_name=name), params
 
 
 def _resolve_sqlite(url: str, rest: str) -> DatabaseConfig:

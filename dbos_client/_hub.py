@@ -89,7 +89,7 @@ class WaitHub:
     def __init__(
         self,
         *,
-        listener_conninfo: str,
+        connect_listener: Callable[[], psycopg.Connection[Any]],
         ready_query: Any,
         run_query: Callable[[Any, Any], Any],
         notify: Callable[[str], None] | None,
@@ -97,7 +97,7 @@ class WaitHub:
         app_notifies: bool,
         changed: Callable[[], bool] | None = None,
     ) -> None:
-        self._listener_conninfo = listener_conninfo
+        self._connect_listener = connect_listener
         self._ready_query = ready_query
         self._run_query = run_query
         self._notify = notify
@@ -324,7 +324,7 @@ class WaitHub:
             backoff = min(backoff * 2, 5.0)
 
     def _listen_once(self) -> None:
-        conn = psycopg.connect(self._listener_conninfo, autocommit=True)
+        conn = self._connect_listener()
         self._listener_conn = conn
         for channel in (*CHANNELS, self._selftest_channel):
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))

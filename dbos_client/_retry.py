@@ -2,7 +2,7 @@
 
 The predicate is pure and classifies by exception class and SQLSTATE (SQLite: its
 error code), never by message text where a code exists. The builder is used only by the shells, around one whole statement, and only after
-a first attempt failed: tenacity (and psycopg_pool) are imported on that path, not at
+a first attempt failed: tenacity is imported on that path, not at
 ``import dbos_client``.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -38,10 +39,47 @@ _TRANSIENT_SQLSTATES = frozenset(
 )
 
 
+#: SQLSTATEs of a refused login (invalid authorization, invalid password, unknown database).
+_REJECTED_SQLSTATES = frozenset({"28000", "28P01", "3D000"})
+#: libpq reports a failed connection attempt as text with no SQLSTATE, so these are
+#: matched in its message: each is a refusal that the next attempt would meet again.
+_REJECTED_MESSAGES = (
+    "password authentication failed",
+    "authentication failed for user",
+    "no password supplied",
+    "no pg_hba.conf entry",
+    "certificate verify failed",
+    "does not match host name",
+    "root certificate file",
+    "server does not support ssl",
+    "tlsv1 alert",
+    "sslv3 alert",
+    "no such database",  # PgBouncer's wording
+    "no such user",  # PgBouncer's wording
+)
+
+
+_UNKNOWN_NAME = re.compile(r'(role|database) "[^"]*" does not exist')
+
+
+def is_rejected(exc: BaseException) -> bool:
+    """True when the server (or our TLS check) refused the connection for good."""
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    if exc.sqlstate is not None:
+        return exc.sqlstate in _REJECTED_SQLSTATES
+    message = str(exc).lower()
+    return any(pattern in message for pattern in _REJECTED_MESSAGES) or bool(_UNKNOWN_NAME.search(message))
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for failures that a fresh attempt on a fresh connection may not hit again."""
-    if type(exc).__name__ == "PoolTimeout" and type(exc).__module__.startswith("psycopg_pool"):
-        return True  # no healthy connection could be had in time (psycopg_pool is imported lazily)
+    from ._pool import PoolTimeout
+
+    if isinstance(exc, PoolTimeout):
+        return True  # every connection stayed busy until the deadline
+    if is_rejected(exc):
+        return False
     if type(exc).__module__ == "sqlite3":
         from ._sqlite import is_busy  # only a SQLite client ever raises these
 

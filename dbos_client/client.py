@@ -12,27 +12,25 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncGenerator, Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import psycopg
 from typing_extensions import Unpack
 
 from . import _calls
-from ._base import SCHEMA_CHANGED, ClientBase, OpState, recording_connection_class
+from ._base import NOTHING, OP_ERRORS, ClientBase, OpState
 from ._calls import NeedQueries
 from ._hub import WaitHub
-from ._ops import ConstraintViolation, Emit, Op, Query, Subscribe, Wait
-from ._retry import is_transient, retrying
+from ._ops import Emit, Op, Query, Subscribe, Wait
+from ._pool import ConnectionPool
+from ._retry import is_transient
 from ._schema import SchemaInfo
 from ._serialization import FormatChoice
 from ._sql import Queries
-from .errors import DBOSClientError
 from .models import EnqueueOptions, ListWorkflowsFilters, WorkflowStatus
 
 if TYPE_CHECKING:
-    from psycopg_pool import ConnectionPool
-
     from .client_async import AsyncDBOSClient, AsyncWorkflowHandle
 
 logger = logging.getLogger("dbos_client")
@@ -128,7 +126,7 @@ class DBOSClient(ClientBase):
     def _init_io(self) -> None:
         self._pool_lock = threading.Lock()
         self._schema_lock = threading.Lock()
-        self._pool: ConnectionPool[Any] | None = None
+        self._pool: ConnectionPool | None = None
         self._hub: WaitHub | None = None
         self._q: Queries | None = None
         self._async_twin: AsyncDBOSClient | None = None
@@ -258,7 +256,7 @@ class DBOSClient(ClientBase):
         offset: int = 0,
         polling_interval_sec: float | None = None,
         timeout_seconds: float | None = None,
-    ) -> Iterator[Any]:
+    ) -> Generator[Any, None, None]:
         """Yield every value of the workflow's stream ``key``, in order, live.
 
         Starts at ``offset`` (0: the beginning) and ends when the stream is closed, or when
@@ -383,8 +381,7 @@ class DBOSClient(ClientBase):
 
         loop = asyncio.get_running_loop()
         with self._pool_lock:
-            if self._closed:
-                raise DBOSClientError("this DBOSClient is closed")
+            self._check_open()
             stale = None
             twin = self._async_twin
             if twin is not None and twin._loop is not None and twin._loop is not loop:
@@ -427,7 +424,7 @@ class DBOSClient(ClientBase):
         offset: int = 0,
         polling_interval_sec: float | None = None,
         timeout_seconds: float | None = None,
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """``read_stream`` as an async iterator: ``async for value in client.read_stream_async(...)``."""
         return self._twin().read_stream(
             workflow_id, key, offset=offset, polling_interval_sec=polling_interval_sec, timeout_seconds=timeout_seconds
@@ -471,7 +468,7 @@ class DBOSClient(ClientBase):
         """``list_workflow_steps`` for asyncio code."""
         return await self._twin().list_workflow_steps(workflow_id, load_output=load_output, limit=limit, offset=offset)
 
-    # -- the driver --------------------------------------------------------------------
+    # -- the driver: I/O only; the policy is ClientBase's ------------------------------
 
     def _warn_in_event_loop(self, name: str, twin: str) -> None:
         """A blocking call inside a running event loop stalls every task on it: say so, once."""
@@ -505,49 +502,44 @@ class DBOSClient(ClientBase):
         driver.close()
         raise AssertionError("only read_stream emits values")
 
-    def _iterate(self, op: Op[None]) -> Iterator[Any]:
+    def _iterate(self, op: Op[None]) -> Generator[Any, None, None]:
         """Drive a streaming operation, yielding what it emits."""
         yield from self._drive(op)
 
     def _drive(self, op: Op[T]) -> Generator[Any, None, T]:
         """Yield what the op emits and return what it returns; the one driver loop."""
-        state = OpState()
+        state, outcome = OpState(), NOTHING
         try:
-            reply, error = None, None
             while True:
-                try:
-                    action = op.throw(error) if error is not None else op.send(reply)
-                except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
+                action = self._advance(op, outcome)
                 if isinstance(action, Emit):
-                    reply, error = None, None
                     yield action.value
+                    outcome = NOTHING
                 else:
-                    reply, error = self._perform(action, state)
+                    outcome = self._perform(action, state)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
         finally:
-            op.close()
-            if state.waiter is not None and self._hub is not None:
-                self._hub.unsubscribe(state.waiter)
+            self._finish(op, state)
 
     def _perform(self, action: Any, state: OpState) -> tuple[Any, BaseException | None]:
-        """Carry out one action; a psycopg error goes back to the op to translate."""
+        """Carry out one action; a database error goes back to the op to translate."""
         if isinstance(action, Query):
             try:
                 return self._execute(action), None
-            except (psycopg.Error, ConstraintViolation) as exc:
+            except OP_ERRORS as exc:
                 return None, exc
         if isinstance(action, NeedQueries):
             return self._queries(action.deadline), None
         if isinstance(action, Subscribe):
             state.waiter = self._get_hub().subscribe(action.check)
-            return None, None
-        if isinstance(action, Wait):
+        elif isinstance(action, Wait):
             assert state.waiter is not None, "an op must Subscribe before it Waits"
             self._get_hub().wait(state.waiter, action.check, action.deadline)
-            if self._closed:
-                raise DBOSClientError("this DBOSClient was closed while the call was waiting")
-            return None, None
-        raise TypeError(f"unexpected action {action!r}")
+            self._check_still_open_after_wait()
+        else:
+            raise TypeError(f"unexpected action {action!r}")
+        return NOTHING
 
     def _execute(self, query: Query) -> Any:
         """One statement on a pooled connection; transient failures are retried."""
@@ -556,64 +548,47 @@ class DBOSClient(ClientBase):
             try:
                 return self._execute_once(query, limit)
             except Exception as exc:
-                if not is_transient(exc) or self._retry_policy.max_attempts == 1:
+                if not self._retries_after(exc):
                     raise
-                logger.warning("system database call failed (%s); retrying", type(exc).__name__)
-            # Tenacity only from the second attempt on: a statement that succeeds costs nothing more.
-            # Its stop is the absolute limit fixed before the first attempt, which the budget counts.
-            return retrying(self._retry_policy, deadline=limit, attempts_made=1)(
-                self._execute_once, query, limit
-            )
-        except SCHEMA_CHANGED as exc:
-            raise self._schema_changed(exc) from exc
+            return self._retrying(limit)(self._execute_once, query, limit)
         except Exception as exc:
-            if not is_transient(exc):
+            error = self._translated(exc)
+            if error is None:
                 raise
-            raise self._unavailable(exc) from exc
+            raise error from exc
 
     def _execute_once(self, query: Query, limit: float | None) -> Any:
         if self._sqlite is not None:
             return self._sqlite.execute(query, limit)
         pool = self._get_pool()
         try:
-            with pool.connection(timeout=self._connect_wait(limit, time.monotonic())) as conn:
+            with pool.connection(limit) as conn:
                 cur = conn.execute(query.statement, query.params)
                 if query.fetch == "one":
                     return cur.fetchone()
-                if query.fetch == "all":
-                    return cur.fetchall()
-                return None
+                return cur.fetchall() if query.fetch == "all" else None
         except psycopg.OperationalError as exc:
             if is_transient(exc):
                 # Other idle connections likely died the same way (server restart):
                 # drop them now rather than spend one retry on each.
-                pool.check()
+                pool.discard_idle()
             raise
 
-    def _get_pool(self) -> ConnectionPool[Any]:
+    def _connect(self, deadline: float | None) -> psycopg.Connection[Any]:
+        """A new connection, made in the calling thread within ``deadline``."""
+        return psycopg.Connection.connect(self._config.conninfo, **self._connect_kwargs(deadline))
+
+    def _connect_listener(self) -> psycopg.Connection[Any]:
+        return psycopg.Connection.connect(self._config.listener_conninfo, **self._connect_kwargs(None))
+
+    def _get_pool(self) -> ConnectionPool:
         pool = self._pool
         if pool is not None:
             return pool
         with self._pool_lock:
-            if self._closed:
-                raise DBOSClientError("this DBOSClient is closed")
+            self._check_open()
             if self._pool is None:
-                from psycopg_pool import ConnectionPool  # imported with the first call, not the package
-
-                # min_size=0: the first call opens the first connection itself. A
-                # min_size of 1 would race it with a background connect: two for one send.
-                pool = ConnectionPool(
-                    self._config.conninfo,
-                    min_size=0,
-                    max_size=self._pool_size,
-                    open=False,
-                    name="dbos_client",
-                    kwargs={"autocommit": True},
-                    connection_class=recording_connection_class(psycopg.Connection, self._record_connect_error),
-                    num_workers=2,
-                )
-                pool.open(wait=False)
-                self._pool = pool
+                self._pool = ConnectionPool(self._connect, self._pool_size)
             return self._pool
 
     def _get_hub(self) -> WaitHub:
@@ -622,11 +597,10 @@ class DBOSClient(ClientBase):
             return hub
         q = self._queries(None)
         with self._pool_lock:
-            if self._closed:
-                raise DBOSClientError("this DBOSClient is closed")
+            self._check_open()
             if self._hub is None:
                 self._hub = WaitHub(
-                    listener_conninfo=self._config.listener_conninfo,
+                    connect_listener=self._connect_listener,
                     ready_query=q.ready_waits,
                     run_query=lambda statement, params: self._execute(Query(statement, params)),
                     notify=self._notify_once,
@@ -642,8 +616,7 @@ class DBOSClient(ClientBase):
         if pool is None:
             return
         try:
-            with pool.connection(timeout=1.0) as conn:
+            with pool.connection(time.monotonic() + 1.0) as conn:
                 conn.execute("SELECT pg_notify(%s, 'stop')", (channel,))
         except Exception:
             logger.debug("could not wake the notification listener", exc_info=True)
-

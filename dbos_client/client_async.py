@@ -12,26 +12,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import AsyncGenerator
+from typing import Any, Generic, TypeVar
 
 import psycopg
 from typing_extensions import Unpack
 
 from . import _calls
-from ._base import SCHEMA_CHANGED, ClientBase, OpState, recording_connection_class
+from ._base import NOTHING, OP_ERRORS, ClientBase, OpState
 from ._calls import NeedQueries
 from ._hub import AsyncWaiter, WaitHub
-from ._ops import ConstraintViolation, Emit, Op, Query, Subscribe, Wait
-from ._retry import is_transient, retrying
+from ._ops import Emit, Op, Query, Subscribe, Wait
+from ._pool import AsyncConnectionPool
+from ._retry import is_transient
 from ._schema import SchemaInfo
 from ._serialization import FormatChoice
 from ._sql import Queries
 from .errors import DBOSClientError
 from .models import EnqueueOptions, ListWorkflowsFilters, WorkflowStatus
-
-if TYPE_CHECKING:
-    from psycopg_pool import AsyncConnectionPool
 
 logger = logging.getLogger("dbos_client")
 
@@ -104,11 +102,10 @@ class AsyncDBOSClient(ClientBase):
     _kind = "AsyncDBOSClient"
 
     def _init_io(self) -> None:
-        self._pool: AsyncConnectionPool[Any] | None = None
+        self._pool: AsyncConnectionPool | None = None
         self._hub: WaitHub | None = None
         self._q: Queries | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pool_lock = asyncio.Lock()
         self._schema_lock = asyncio.Lock()
         self._batches: dict[Any, asyncio.Future[Any]] = {}
 
@@ -153,8 +150,11 @@ class AsyncDBOSClient(ClientBase):
             self._sqlite.close()
         pool, self._pool = self._pool, None
         loop = self._loop
-        if pool is None or loop is None or loop.is_closed():
-            return  # a closed loop's connections go with it
+        if pool is None:
+            return
+        if loop is None or loop.is_closed():
+            pool.close_nowait()
+            return
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -163,6 +163,8 @@ class AsyncDBOSClient(ClientBase):
             loop.create_task(pool.close())
         elif loop.is_running():
             asyncio.run_coroutine_threadsafe(pool.close(), loop)
+        else:
+            pool.close_nowait()
 
     async def check_connection(self) -> None:
         """Connect (if not yet connected) and check the DBOS schema. Retried within the budget.
@@ -226,7 +228,7 @@ class AsyncDBOSClient(ClientBase):
         offset: int = 0,
         polling_interval_sec: float | None = None,
         timeout_seconds: float | None = None,
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """``async for value in client.read_stream(workflow_id, key)``: every value, in order, live.
 
         Ends when the stream is closed or the finished workflow's values are all read;
@@ -288,66 +290,56 @@ class AsyncDBOSClient(ClientBase):
         await self._run(_calls.resume(self._core, workflow_id, queue_name))
         return AsyncWorkflowHandle(self, workflow_id)
 
-    # -- the driver --------------------------------------------------------------------
+    # -- the driver: I/O only; the policy is ClientBase's ------------------------------
     # Two loops rather than DBOSClient's one: an async generator cannot return a value.
 
     async def _run(self, op: Op[T]) -> T:
         """Drive an operation to its return value."""
-        state = OpState()
+        state, outcome = OpState(), NOTHING
         try:
-            reply, error = None, None
             while True:
-                try:
-                    action = op.throw(error) if error is not None else op.send(reply)
-                except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
-                reply, error = await self._perform(action, state)
+                outcome = await self._perform(self._advance(op, outcome), state)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
         finally:
             self._finish(op, state)
 
-    async def _iterate(self, op: Op[None]) -> AsyncIterator[Any]:
+    async def _iterate(self, op: Op[None]) -> AsyncGenerator[Any, None]:
         """Drive a streaming operation, yielding what it emits."""
-        state = OpState()
+        state, outcome = OpState(), NOTHING
         try:
-            reply, error = None, None
             while True:
                 try:
-                    action = op.throw(error) if error is not None else op.send(reply)
+                    action = self._advance(op, outcome)
                 except StopIteration:
                     return
                 if isinstance(action, Emit):
-                    reply, error = None, None
                     yield action.value
+                    outcome = NOTHING
                 else:
-                    reply, error = await self._perform(action, state)
+                    outcome = await self._perform(action, state)
         finally:
             self._finish(op, state)
 
-    def _finish(self, op: Op[Any], state: OpState) -> None:
-        op.close()
-        if state.waiter is not None and self._hub is not None:
-            self._hub.unsubscribe(state.waiter)
-
     async def _perform(self, action: Any, state: OpState) -> tuple[Any, BaseException | None]:
-        """Carry out one action; a psycopg error goes back to the op to translate."""
+        """Carry out one action; a database error goes back to the op to translate."""
         if isinstance(action, Query):
             try:
                 return await self._execute(action), None
-            except (psycopg.Error, ConstraintViolation) as exc:
+            except OP_ERRORS as exc:
                 return None, exc
         if isinstance(action, NeedQueries):
             return await self._queries(action.deadline), None
+        hub = await self._get_hub()
         if isinstance(action, Subscribe):
-            hub = await self._get_hub()
             state.waiter = hub.subscribe(action.check, loop=asyncio.get_running_loop())
-            return None, None
-        if isinstance(action, Wait):
+        elif isinstance(action, Wait):
             assert isinstance(state.waiter, AsyncWaiter), "an op must Subscribe before it Waits"
-            await (await self._get_hub()).async_wait(state.waiter, action.check, action.deadline)
-            if self._closed:
-                raise DBOSClientError("this AsyncDBOSClient was closed while the call was waiting")
-            return None, None
-        raise TypeError(f"unexpected action {action!r}")
+            await hub.async_wait(state.waiter, action.check, action.deadline)
+            self._check_still_open_after_wait()
+        else:
+            raise TypeError(f"unexpected action {action!r}")
+        return NOTHING
 
     async def _queries(self, deadline: float | None) -> Queries:
         q = self._q
@@ -397,18 +389,14 @@ class AsyncDBOSClient(ClientBase):
             try:
                 return await self._execute_once(query, limit)
             except Exception as exc:
-                if not is_transient(exc) or self._retry_policy.max_attempts == 1:
+                if not self._retries_after(exc):
                     raise
-                logger.warning("system database call failed (%s); retrying", type(exc).__name__)
-            # Its stop is the absolute limit fixed before the first attempt, which the budget counts.
-            retry = retrying(self._retry_policy, deadline=limit, attempts_made=1, asynchronous=True)
-            return await retry(self._execute_once, query, limit)
-        except SCHEMA_CHANGED as exc:
-            raise self._schema_changed(exc) from exc
+            return await self._retrying(limit, asynchronous=True)(self._execute_once, query, limit)
         except Exception as exc:
-            if not is_transient(exc):
+            error = self._translated(exc)
+            if error is None:
                 raise
-            raise self._unavailable(exc) from exc
+            raise error from exc
 
     async def _execute_once(self, query: Query, limit: float | None) -> Any:
         if self._sqlite is not None:
@@ -417,17 +405,19 @@ class AsyncDBOSClient(ClientBase):
             return await asyncio.get_running_loop().run_in_executor(None, self._sqlite.execute, query, limit)
         pool = await self._get_pool()
         try:
-            async with pool.connection(timeout=self._connect_wait(limit, time.monotonic())) as conn:
+            async with pool.connection(limit) as conn:
                 cur = await conn.execute(query.statement, query.params)
                 if query.fetch == "one":
                     return await cur.fetchone()
-                if query.fetch == "all":
-                    return await cur.fetchall()
-                return None
+                return await cur.fetchall() if query.fetch == "all" else None
         except psycopg.OperationalError as exc:
             if is_transient(exc):
-                await pool.check()  # drop the other connections that died the same way
+                await pool.discard_idle()  # the other idle connections likely died the same way
             raise
+
+    async def _connect(self, deadline: float | None) -> psycopg.AsyncConnection[Any]:
+        """A new connection, made by the calling task within ``deadline``."""
+        return await psycopg.AsyncConnection.connect(self._config.conninfo, **self._connect_kwargs(deadline))
 
     def _bind_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
@@ -437,30 +427,15 @@ class AsyncDBOSClient(ClientBase):
             raise DBOSClientError("an AsyncDBOSClient belongs to the event loop it first ran on; make one per loop")
         return loop
 
-    async def _get_pool(self) -> AsyncConnectionPool[Any]:
+    async def _get_pool(self) -> AsyncConnectionPool:
         pool = self._pool
         if pool is not None:
             return pool
         self._bind_loop()
-        async with self._pool_lock:
-            if self._closed:
-                raise DBOSClientError("this AsyncDBOSClient is closed")
-            if self._pool is None:
-                from psycopg_pool import AsyncConnectionPool
-
-                pool = AsyncConnectionPool(
-                    self._config.conninfo,
-                    min_size=0,  # as in DBOSClient: the first call opens the first connection
-                    max_size=self._pool_size,
-                    open=False,
-                    name="dbos_client_async",
-                    kwargs={"autocommit": True},
-                    connection_class=recording_connection_class(psycopg.AsyncConnection, self._record_connect_error),
-                    num_workers=2,
-                )
-                await pool.open(wait=False)
-                self._pool = pool
-            return self._pool
+        self._check_open()
+        if self._pool is None:
+            self._pool = AsyncConnectionPool(self._connect, self._pool_size)
+        return self._pool
 
     async def _get_hub(self) -> WaitHub:
         hub = self._hub
@@ -468,8 +443,7 @@ class AsyncDBOSClient(ClientBase):
             return hub
         q = await self._queries(None)
         loop = self._bind_loop()
-        if self._closed:
-            raise DBOSClientError("this AsyncDBOSClient is closed")
+        self._check_open()
         if self._hub is None:
 
             sqlite = self._sqlite
@@ -481,8 +455,9 @@ class AsyncDBOSClient(ClientBase):
                 future = asyncio.run_coroutine_threadsafe(self._execute(Query(statement, params)), loop)
                 return future.result(_POLLER_QUERY_TIMEOUT)
 
+            conninfo = self._config.listener_conninfo
             self._hub = WaitHub(
-                listener_conninfo=self._config.listener_conninfo,
+                connect_listener=lambda: psycopg.Connection.connect(conninfo, **self._connect_kwargs(None)),
                 ready_query=q.ready_waits,
                 run_query=run_query,
                 notify=None,  # close() wakes the listener itself, without blocking the loop
@@ -497,7 +472,7 @@ class AsyncDBOSClient(ClientBase):
         if pool is None:
             return
         try:
-            async with pool.connection(timeout=1.0) as conn:
+            async with pool.connection(time.monotonic() + 1.0) as conn:
                 await conn.execute("SELECT pg_notify(%s, 'stop')", (channel,))
         except Exception:
             logger.debug("could not wake the notification listener", exc_info=True)

@@ -3,6 +3,7 @@
     DBOSClientError                        root of the tree
     ├── InvalidArgumentError (ValueError)  bad URL, option or argument; raised before any write
     ├── DatabaseUnavailableError           transient failures outlived the retry budget
+    ├── ConnectionRejectedError            the server or the TLS check refused us for good; never retried
     ├── SchemaError                        no usable DBOS system schema (the client never migrates)
     ├── WorkflowNotFoundError (LookupError)
     ├── WorkflowConflictError              enqueue refused
@@ -28,6 +29,7 @@ __all__ = [
     "DBOSClientError",
     "InvalidArgumentError",
     "DatabaseUnavailableError",
+    "ConnectionRejectedError",
     "SchemaError",
     "WorkflowNotFoundError",
     "WorkflowConflictError",
@@ -74,6 +76,15 @@ class DatabaseUnavailableError(DBOSClientError):
     """The system database could not be reached within the retry budget.
 
     ``__cause__`` holds the last underlying psycopg error.
+    """
+
+
+class ConnectionRejectedError(DBOSClientError):
+    """The database refused the connection for a reason a retry cannot fix.
+
+    A wrong password, an unknown role or database, no ``pg_hba.conf`` entry, or a server
+    certificate that does not verify (or names another host). Raised at once, without
+    retries; ``__cause__`` holds libpq's error, which never contains the password.
     """
 
 

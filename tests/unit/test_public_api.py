@@ -103,7 +103,9 @@ KNOWN_OMISSIONS: dict[str, set[str]] = {
     "destroy": set(),
 }
 #: Parameters dbos-client adds (all keyword-only with defaults).
-OUR_EXTRAS: dict[str, set[str]] = {"__init__": {"retry_policy", "poll_policy", "unsupported"}}
+OUR_EXTRAS: dict[str, set[str]] = {
+    "__init__": {"retry_policy", "poll_policy", "unsupported", "listener_database_url", "password_provider"}
+}
 
 
 def params(func: object) -> dict[str, inspect.Parameter]:

@@ -8,9 +8,9 @@ from collections.abc import Callable
 import psycopg
 import psycopg.errors as pgerr
 import pytest
-from psycopg_pool import PoolTimeout
 
 from dbos_client import InvalidArgumentError, RetryPolicy
+from dbos_client._pool import PoolTimeout
 from dbos_client._retry import is_transient, retrying
 
 # -- is_transient ---------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
@@ -72,8 +73,11 @@ def _hub() -> WaitHub:
     def no_queries(statement: object, params: object) -> list:
         raise AssertionError("the poller should not run in this test")
 
+    def no_listener() -> Any:
+        raise AssertionError("the listener should not connect in this test")
+
     return WaitHub(
-        listener_conninfo="", ready_query=None, run_query=no_queries, notify=lambda channel: None,
+        connect_listener=no_listener, ready_query=None, run_query=no_queries, notify=lambda channel: None,
         policy=PollPolicy(interval_seconds=30, max_interval_seconds=30, use_notifications=False), app_notifies=False,
     )  # fmt: skip
 
