@@ -86,7 +86,10 @@ REJECTIONS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
         ("wrong.example",),
     ),
     "missing root cert": ({"sslmode": "verify-full", "sslrootcert": "/nonexistent/root.pem"}, ("root certificate",)),
-    "wrong password": ({"password": "not-the-" + PASSWORD, "sslmode": "verify-full", "sslrootcert": "CA"}, ("password",)),
+    "wrong password": (
+        {"password": "not-the-" + PASSWORD, "sslmode": "verify-full", "sslrootcert": "CA"},
+        ("password",),
+    ),
     "no TLS, hostssl only": ({"sslmode": "disable"}, ("pg_hba",)),
 }
 
@@ -115,7 +118,10 @@ def _resolve(server: Server, kwargs: dict[str, str]) -> dict[str, str]:
     return resolved
 
 
-def _check_rejection(exc: BaseException, elapsed: float, words: tuple[str, ...], caplog: pytest.LogCaptureFixture) -> None:
+def _check_rejection(
+    exc: BaseException, elapsed: float, words: tuple[str, ...], caplog: pytest.LogCaptureFixture
+) -> None:
+    print(f"\n[tls] {type(exc).__name__} after {elapsed * 1000:.0f} ms: {exc}")
     assert isinstance(exc, ConnectionRejectedError), repr(exc)
     assert elapsed < REJECT_WITHIN, f"rejected after {elapsed:.2f}s: retried?"
     for word in words:
@@ -129,7 +135,9 @@ def _check_rejection(exc: BaseException, elapsed: float, words: tuple[str, ...],
 
 
 @pytest.mark.parametrize("case", list(REJECTIONS))
-def test_refused_connection_is_one_clear_error_at_once(server: Server, case: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_refused_connection_is_one_clear_error_at_once(
+    server: Server, case: str, caplog: pytest.LogCaptureFixture
+) -> None:
     kwargs, words = REJECTIONS[case]
     caplog.set_level(logging.DEBUG)  # every logger, every level
     client = DBOSClient(system_database_url=server.url(**_resolve(server, kwargs)))
