@@ -18,6 +18,9 @@ Postgres only (streaming replication); the synchronous standby of ``ReplicatedPa
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -25,6 +28,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from cluster import PrivateCluster
 from conftest import QUEUE
 from psycopg.conninfo import conninfo_to_dict
 from replication import ReplicatedPair, wait_until
@@ -232,3 +236,48 @@ def test_one_client_survives_the_loss_of_the_primary(flavour: str) -> None:
             if new_app is not None:
                 new_app.stop()
             print(f"\n[failover {flavour}] " + ", ".join(f"{k}={v}" for k, v in numbers.items()))
+
+
+def _server_pids(cluster: PrivateCluster) -> list[int]:
+    """The postmaster of a private cluster (started by this test) and its children."""
+    postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+    children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(postmaster)], capture_output=True, text=True)
+    return [postmaster, *map(int, children.stdout.split())]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a statement on a pooled connection to a server that stopped answering blocks with no bound "
+    "(measured > 40 s for get_event(timeout_seconds=2)); and a last connect attempt gets libpq's 2 s minimum "
+    "past the deadline (get_event(timeout_seconds=2) took 4 s, a send with a 3 s budget 5 s)",
+)
+def test_a_frozen_primary_does_not_hold_a_call_past_its_timeout() -> None:
+    """A primary that stops answering without closing anything (a hung host, a partition):
+    SIGSTOP on every server process, so the kernel still accepts and acknowledges."""
+    with PrivateCluster() as cluster:
+        app = DBOSRuntime(runtime_python("3.4.0"), create_database(cluster.admin_url)).start()
+        url = app.database_url
+        with DBOSClient(system_database_url=url, retry_policy=RetryPolicy(budget_seconds=BUDGET)) as client:
+            handle = client.enqueue({"queue_name": QUEUE, "workflow_name": "set_event_value"}, "k", 1)
+            assert client.get_event(handle.workflow_id, "k", 30) == 1  # a warm pooled connection
+            _kill(app)
+            frozen = _server_pids(cluster)
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+            try:
+                calls = {
+                    "get_event(timeout=2)": (2.0, lambda: client.get_event(handle.workflow_id, "other", 2)),
+                    "send": (BUDGET, lambda: client.send(handle.workflow_id, "x", topic="t")),
+                }
+                for name, (limit, call) in calls.items():
+                    outcome: list[tuple[float, Any, BaseException | None]] = []
+                    caller = threading.Thread(target=lambda: outcome.append(_timed(call)), daemon=True)  # noqa: B023
+                    caller.start()
+                    caller.join(limit + SLACK)
+                    assert outcome, f"{name} still blocked after {limit + SLACK:.1f}s"
+                    elapsed, _, error = outcome[0]
+                    assert elapsed < limit + SLACK, f"{name} took {elapsed:.2f}s"
+                    assert error is None or isinstance(error, DatabaseUnavailableError), repr(error)
+            finally:
+                for pid in frozen:
+                    os.kill(pid, signal.SIGCONT)
