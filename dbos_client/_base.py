@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import psycopg
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ._sqlite import SqliteDriver
 
 logger = logging.getLogger("dbos_client")
+R = TypeVar("R")
 
 #: Waits share one poller and one listener, so even many concurrent waits need few
 #: connections: 2 in the pool plus the listener's is the most an idle client holds.
@@ -75,11 +76,19 @@ class ClientBase:
         use_listen_notify: bool = True,
         listener_database_url: str | None = None,
         password_provider: Callable[[], str] | None = None,
+        system_database_polling_concurrency: int | None = None,
+        observability_query_timeout_sec: float | None = None,
+        sys_db_idle_transaction_timeout_sec: float | None = None,
+        sharding: bool = False,
         **unsupported: Any,
     ) -> None:
         if unsupported:
             names = ", ".join(sorted(unsupported))
             raise InvalidArgumentError(f"{self._kind} does not support the argument(s): {names}")
+        check_dbos_only_settings(
+            system_database_polling_concurrency, observability_query_timeout_sec,
+            sys_db_idle_transaction_timeout_sec, sharding,
+        )  # fmt: skip
         self._config: DatabaseConfig = resolve(system_database_url, listener_database_url)
         if password_provider is not None and not callable(password_provider):
             raise InvalidArgumentError("password_provider must be a callable that returns the password")
@@ -116,12 +125,14 @@ class ClientBase:
                 self._poll_policy, interval_seconds=interval, use_notifications=False
             )
         # Kept so DBOSClient can build its async twin with the very same settings.
-        self._settings = dict(
+        self._settings: dict[str, Any] = dict(
             system_database_url=system_database_url, dbos_system_schema=dbos_system_schema, serializer=serializer,
             application_name=application_name, system_database_pool_size=system_database_pool_size,
             retry_policy=retry_policy, poll_policy=poll_policy, retry_connection_errors=retry_connection_errors,
             use_listen_notify=use_listen_notify, listener_database_url=listener_database_url,
-            password_provider=password_provider,
+            password_provider=password_provider, system_database_polling_concurrency=system_database_polling_concurrency,
+            observability_query_timeout_sec=observability_query_timeout_sec,
+            sys_db_idle_transaction_timeout_sec=sys_db_idle_transaction_timeout_sec,
         )  # fmt: skip
         self._init_io()
 
@@ -130,7 +141,10 @@ class ClientBase:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        return f"{self._kind}(url={self._config.display_url!r}, schema={self._core.schema_name!r})"
+        config, core = getattr(self, "_config", None), getattr(self, "_core", None)
+        if config is None or core is None:
+            return f"{self._kind}(<not configured>)"  # the constructor raised before setting them
+        return f"{self._kind}(url={config.display_url!r}, schema={core.schema_name!r})"
 
     # -- connections -----------------------------------------------------------------
 
@@ -230,6 +244,30 @@ class ClientBase:
             hub.unsubscribe(state.waiter)
 
 
+def check_dbos_only_settings(
+    polling_concurrency: Any, query_timeout: Any, idle_transaction_timeout: Any, sharding: Any
+) -> None:
+    """DBOS 3.4's constructor keywords that mean nothing different here: checked, then unused.
+
+    The shared poller asks one query per tick however many calls wait, so there is no
+    concurrency of polling reads to limit; every statement runs in autocommit mode, so
+    no transaction is left idle. Only a sharded database changes what the client must do.
+    """
+    if sharding:
+        raise InvalidArgumentError(
+            "sharding=True (a sharded system database behind dbos-enterprise's router) is not supported: "
+            "this client reads and writes the tables of one database directly"
+        )
+    if polling_concurrency is not None and (isinstance(polling_concurrency, bool) or not isinstance(polling_concurrency, int)):
+        raise InvalidArgumentError("system_database_polling_concurrency must be an integer or None")
+    for name, value in (
+        ("observability_query_timeout_sec", query_timeout),
+        ("sys_db_idle_transaction_timeout_sec", idle_transaction_timeout),
+    ):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise InvalidArgumentError(f"{name} must be a number of seconds or None")
+
+
 SCHEMA_CHANGED = (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName, psycopg.errors.UndefinedColumn)
 #: An outcome with no reply and no error: what ``Emit`` and the waits send back.
 NOTHING: tuple[Any, BaseException | None] = (None, None)
@@ -239,6 +277,21 @@ OP_ERRORS = (psycopg.Error, ConstraintViolation)
 
 def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+class HandleBase(Generic[R]):
+    """What both handle classes share: the id, and no I/O until a method is called."""
+
+    def __init__(self, client: Any, workflow_id: str) -> None:
+        self._client = client
+        self.workflow_id = workflow_id
+
+    def get_workflow_id(self) -> str:
+        """The workflow's id. No I/O."""
+        return self.workflow_id
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.workflow_id!r})"
 
 
 class OpState:

@@ -20,7 +20,7 @@ import psycopg
 from .models import RetryPolicy
 
 if TYPE_CHECKING:
-    from tenacity import Retrying
+    from tenacity import AsyncRetrying, Retrying
 
 logger = logging.getLogger("dbos_client")
 
@@ -103,7 +103,7 @@ def retrying(
     sleep: Callable[[float], Any] | None = None,
     clock: Callable[[], float] = time.monotonic,
     asynchronous: bool = False,
-) -> Retrying:
+) -> Retrying | AsyncRetrying:
     """A tenacity ``Retrying`` for one statement, bounded by the policy and by ``deadline``.
 
     ``attempts_made`` counts attempts already spent outside it (the shells try once
@@ -150,16 +150,12 @@ def retrying(
     )
     if deadline is not None:
         wait = wait_within_deadline(wait)
-    if sleep is None:
-        sleep = asyncio.sleep if asynchronous else time.sleep
-    return (AsyncRetrying if asynchronous else Retrying)(
-        retry=retry_if_exception(is_transient),
-        wait=wait,
-        stop=stop,
-        before_sleep=_log_retry,
-        reraise=True,
-        sleep=sleep,
+    options: dict[str, Any] = dict(
+        retry=retry_if_exception(is_transient), wait=wait, stop=stop, before_sleep=_log_retry, reraise=True
     )
+    if asynchronous:
+        return AsyncRetrying(sleep=sleep or asyncio.sleep, **options)
+    return Retrying(sleep=sleep or time.sleep, **options)
 
 
 def _log_retry(retry_state: object) -> None:

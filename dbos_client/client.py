@@ -9,17 +9,19 @@ transient failures), waits on the client's wait hub, and hands each ``Emit`` on.
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import logging
 import threading
 import time
-from collections.abc import AsyncGenerator, Generator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Callable, Generator
+from typing import Any, Concatenate, TypeVar
 
 import psycopg
-from typing_extensions import Unpack
+from typing_extensions import ParamSpec, Unpack
 
 from . import _calls
-from ._base import NOTHING, OP_ERRORS, ClientBase, OpState
+from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
 from ._calls import NeedQueries
 from ._hub import WaitHub
 from ._ops import Emit, Op, Query, Subscribe, Wait
@@ -28,10 +30,8 @@ from ._retry import is_transient
 from ._schema import SchemaInfo
 from ._serialization import FormatChoice
 from ._sql import Queries
+from .client_async import AsyncDBOSClient
 from .models import EnqueueOptions, ListWorkflowsFilters, WorkflowStatus
-
-if TYPE_CHECKING:
-    from .client_async import AsyncDBOSClient, AsyncWorkflowHandle
 
 logger = logging.getLogger("dbos_client")
 
@@ -39,20 +39,14 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 
-class WorkflowHandle(Generic[R]):
+class WorkflowHandle(HandleBase[R]):
     """A reference to one workflow. Creating it does no I/O; each method is one call.
 
     Same surface as the handles ``dbos.DBOSClient`` returns: ``workflow_id``,
     ``get_workflow_id()``, ``get_status()`` and ``get_result()``.
     """
 
-    def __init__(self, client: DBOSClient, workflow_id: str) -> None:
-        self._client = client
-        self.workflow_id = workflow_id
-
-    def get_workflow_id(self) -> str:
-        """The workflow's id. No I/O."""
-        return self.workflow_id
+    _client: DBOSClient
 
     def get_status(self) -> WorkflowStatus:
         """Read the workflow's current status row. One query; never waits.
@@ -83,8 +77,26 @@ class WorkflowHandle(Generic[R]):
         op = _calls.get_result(self._client._core, self.workflow_id, timeout_seconds, polling_interval_sec)
         return self._client._run(op)  # type: ignore[no-any-return]
 
-    def __repr__(self) -> str:
-        return f"WorkflowHandle({self.workflow_id!r})"
+
+P = ParamSpec("P")
+
+
+def _on_twin(method: Callable[Concatenate[AsyncDBOSClient, P], T]) -> Callable[Concatenate[DBOSClient, P], T]:
+    """DBOS's ``x_async`` name on DBOSClient: ``AsyncDBOSClient.x``, run on the client's async twin.
+
+    Written once, in AsyncDBOSClient; the alias takes its signature, docstring and types.
+    """
+    if inspect.iscoroutinefunction(method):
+
+        async def on_twin_async(self: DBOSClient, /, *args: P.args, **kwargs: P.kwargs) -> Any:
+            return await method(self._twin(), *args, **kwargs)
+
+        return functools.wraps(method)(on_twin_async)  # type: ignore[return-value]
+
+    def on_twin(self: DBOSClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return method(self._twin(), *args, **kwargs)
+
+    return functools.wraps(method)(on_twin)
 
 
 class DBOSClient(ClientBase):
@@ -173,10 +185,15 @@ class DBOSClient(ClientBase):
         """
         self._queries(None)
 
+    def get_schema_info(self) -> SchemaInfo:
+        """What the database holds (tables, columns, DBOS generation). Connects on first use,
+        then no I/O. The same method as ``AsyncDBOSClient.get_schema_info``."""
+        return self._queries(None).info
+
     @property
     def schema_info(self) -> SchemaInfo:
-        """What the database holds (tables, columns, DBOS generation). Connects on first use."""
-        return self._queries(None).info
+        """``get_schema_info()`` as a property."""
+        return self.get_schema_info()
 
     # -- the calls -------------------------------------------------------------------
 
@@ -203,13 +220,8 @@ class DBOSClient(ClientBase):
         return WorkflowHandle(self, self._run(_calls.enqueue(self._core, options, args, kwargs)))
 
     def send(
-        self,
-        destination_id: str,
-        message: Any,
-        topic: str | None = None,
-        idempotency_key: str | None = None,
-        *,
-        serialization_type: FormatChoice = None,
+        self, destination_id: str, message: Any, topic: str | None = None, idempotency_key: str | None = None,
+        *, serialization_type: FormatChoice = None,
     ) -> None:
         """Send a message to a workflow, which receives it with ``DBOS.recv(topic)``. Never blocks.
 
@@ -246,16 +258,11 @@ class DBOSClient(ClientBase):
             WorkflowNotFoundError: no such workflow.
         """
         self._warn_in_event_loop("get_all_events", "get_all_events_async")
-        return self._run(_calls.get_all_events(self._core, workflow_id))  # type: ignore[no-any-return]
+        return self._run(_calls.get_all_events(self._core, workflow_id))
 
     def read_stream(
-        self,
-        workflow_id: str,
-        key: str,
-        *,
-        offset: int = 0,
-        polling_interval_sec: float | None = None,
-        timeout_seconds: float | None = None,
+        self, workflow_id: str, key: str, *, offset: int = 0,
+        polling_interval_sec: float | None = None, timeout_seconds: float | None = None,
     ) -> Generator[Any, None, None]:
         """Yield every value of the workflow's stream ``key``, in order, live.
 
@@ -335,13 +342,13 @@ class DBOSClient(ClientBase):
             InvalidArgumentError: an unknown or unsupported filter, or a bad value.
         """
         self._warn_in_event_loop("list_workflows", "list_workflows_async")
-        return self._run(_calls.list_workflows(self._core, filters))  # type: ignore[no-any-return]
+        return self._run(_calls.list_workflows(self._core, filters))
 
     def list_queued_workflows(self, **filters: Unpack[ListWorkflowsFilters]) -> list[WorkflowStatus]:
         """Workflows on a queue that have not finished (ENQUEUED, PENDING or DELAYED, unless
         ``status`` says otherwise). Same filters as ``list_workflows``. One query."""
         self._warn_in_event_loop("list_queued_workflows", "list_queued_workflows_async")
-        return self._run(_calls.list_workflows(self._core, filters, queues_only=True))  # type: ignore[no-any-return]
+        return self._run(_calls.list_workflows(self._core, filters, queues_only=True))
 
     def list_workflow_steps(
         self, workflow_id: str, *, load_output: bool = True, limit: int | None = None, offset: int | None = None
@@ -354,7 +361,7 @@ class DBOSClient(ClientBase):
             WorkflowNotFoundError: no such workflow.
         """
         self._warn_in_event_loop("list_workflow_steps", "list_workflow_steps_async")
-        return self._run(_calls.list_steps(self._core, workflow_id, load_output, limit, offset))  # type: ignore[no-any-return]
+        return self._run(_calls.list_steps(self._core, workflow_id, load_output, limit, offset))
 
     def resume_workflow(self, workflow_id: str, *, queue_name: str | None = None) -> WorkflowHandle[Any]:
         """Re-enqueue a cancelled or failed-over workflow so it runs again from its last step.
@@ -377,8 +384,6 @@ class DBOSClient(ClientBase):
         An async pool belongs to one loop; a script that calls ``asyncio.run`` twice gets a
         fresh twin the second time, and the first one is closed.
         """
-        from .client_async import AsyncDBOSClient
-
         loop = asyncio.get_running_loop()
         with self._pool_lock:
             self._check_open()
@@ -392,81 +397,22 @@ class DBOSClient(ClientBase):
             stale._close_from_sync()
         return twin
 
-    async def enqueue_async(self, options: EnqueueOptions, *args: Any, **kwargs: Any) -> AsyncWorkflowHandle[Any]:
-        """``enqueue`` for asyncio code; see ``AsyncDBOSClient.enqueue``."""
-        return await self._twin().enqueue(options, *args, **kwargs)
-
-    async def send_async(
-        self,
-        destination_id: str,
-        message: Any,
-        topic: str | None = None,
-        idempotency_key: str | None = None,
-        *,
-        serialization_type: FormatChoice = None,
-    ) -> None:
-        """``send`` for asyncio code; see ``AsyncDBOSClient.send``."""
-        await self._twin().send(destination_id, message, topic, idempotency_key, serialization_type=serialization_type)
-
-    async def get_event_async(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:
-        """``get_event`` for asyncio code: suspends the task, holds no thread; see ``AsyncDBOSClient``."""
-        return await self._twin().get_event(workflow_id, key, timeout_seconds)
-
-    async def get_all_events_async(self, workflow_id: str) -> dict[str, Any]:
-        """``get_all_events`` for asyncio code."""
-        return await self._twin().get_all_events(workflow_id)
-
-    def read_stream_async(
-        self,
-        workflow_id: str,
-        key: str,
-        *,
-        offset: int = 0,
-        polling_interval_sec: float | None = None,
-        timeout_seconds: float | None = None,
-    ) -> AsyncGenerator[Any, None]:
-        """``read_stream`` as an async iterator: ``async for value in client.read_stream_async(...)``."""
-        return self._twin().read_stream(
-            workflow_id, key, offset=offset, polling_interval_sec=polling_interval_sec, timeout_seconds=timeout_seconds
-        )
-
-    async def retrieve_workflow_async(self, workflow_id: str) -> AsyncWorkflowHandle[Any]:
-        """``retrieve_workflow`` for asyncio code; the handle's methods are coroutines."""
-        return await self._twin().retrieve_workflow(workflow_id)
-
-    async def cancel_workflow_async(self, workflow_id: str, *, cancel_children: bool = False) -> None:
-        """``cancel_workflow`` for asyncio code."""
-        await self._twin().cancel_workflow(workflow_id, cancel_children=cancel_children)
-
-    async def resume_workflow_async(self, workflow_id: str, *, queue_name: str | None = None) -> AsyncWorkflowHandle[Any]:
-        """``resume_workflow`` for asyncio code."""
-        return await self._twin().resume_workflow(workflow_id, queue_name=queue_name)
-
-    async def cancel_workflows_async(self, workflow_ids: list[str], *, cancel_children: bool = False) -> None:
-        """``cancel_workflows`` for asyncio code."""
-        await self._twin().cancel_workflows(workflow_ids, cancel_children=cancel_children)
-
-    async def delete_workflow_async(self, workflow_id: str, *, delete_children: bool = False) -> None:
-        """``delete_workflow`` for asyncio code."""
-        await self._twin().delete_workflow(workflow_id, delete_children=delete_children)
-
-    async def delete_workflows_async(self, workflow_ids: list[str], *, delete_children: bool = False) -> None:
-        """``delete_workflows`` for asyncio code."""
-        await self._twin().delete_workflows(workflow_ids, delete_children=delete_children)
-
-    async def list_workflows_async(self, **filters: Unpack[ListWorkflowsFilters]) -> list[WorkflowStatus]:
-        """``list_workflows`` for asyncio code."""
-        return await self._twin().list_workflows(**filters)
-
-    async def list_queued_workflows_async(self, **filters: Unpack[ListWorkflowsFilters]) -> list[WorkflowStatus]:
-        """``list_queued_workflows`` for asyncio code."""
-        return await self._twin().list_queued_workflows(**filters)
-
-    async def list_workflow_steps_async(
-        self, workflow_id: str, *, load_output: bool = True, limit: int | None = None, offset: int | None = None
-    ) -> list[dict[str, Any]]:
-        """``list_workflow_steps`` for asyncio code."""
-        return await self._twin().list_workflow_steps(workflow_id, load_output=load_output, limit=limit, offset=offset)
+    # Each is AsyncDBOSClient's method, run on the twin: signature and docs follow it.
+    enqueue_async = _on_twin(AsyncDBOSClient.enqueue)
+    send_async = _on_twin(AsyncDBOSClient.send)
+    get_event_async = _on_twin(AsyncDBOSClient.get_event)
+    get_all_events_async = _on_twin(AsyncDBOSClient.get_all_events)
+    read_stream_async = _on_twin(AsyncDBOSClient.read_stream)
+    retrieve_workflow_async = _on_twin(AsyncDBOSClient.retrieve_workflow)
+    cancel_workflow_async = _on_twin(AsyncDBOSClient.cancel_workflow)
+    cancel_workflows_async = _on_twin(AsyncDBOSClient.cancel_workflows)
+    resume_workflow_async = _on_twin(AsyncDBOSClient.resume_workflow)
+    delete_workflow_async = _on_twin(AsyncDBOSClient.delete_workflow)
+    delete_workflows_async = _on_twin(AsyncDBOSClient.delete_workflows)
+    list_workflows_async = _on_twin(AsyncDBOSClient.list_workflows)
+    list_queued_workflows_async = _on_twin(AsyncDBOSClient.list_queued_workflows)
+    list_workflow_steps_async = _on_twin(AsyncDBOSClient.list_workflow_steps)
+    check_connection_async = _on_twin(AsyncDBOSClient.check_connection)
 
     # -- the driver: I/O only; the policy is ClientBase's ------------------------------
 

@@ -13,13 +13,13 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from typing_extensions import Unpack
 
 from . import _calls
-from ._base import NOTHING, OP_ERRORS, ClientBase, OpState
+from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
 from ._calls import NeedQueries
 from ._hub import AsyncWaiter, WaitHub
 from ._ops import Emit, Op, Query, Subscribe, Wait
@@ -49,20 +49,14 @@ def _frozen(params: Any) -> Any:
     return params
 
 
-class AsyncWorkflowHandle(Generic[R]):
+class AsyncWorkflowHandle(HandleBase[R]):
     """A reference to one workflow, for asyncio code. Creating it does no I/O.
 
     ``workflow_id`` and ``get_workflow_id()`` are plain; ``get_status()`` and
     ``get_result()`` are coroutines, as on the handles of ``dbos.DBOSClient.enqueue_async``.
     """
 
-    def __init__(self, client: AsyncDBOSClient, workflow_id: str) -> None:
-        self._client = client
-        self.workflow_id = workflow_id
-
-    def get_workflow_id(self) -> str:
-        """The workflow's id. No I/O."""
-        return self.workflow_id
+    _client: AsyncDBOSClient
 
     async def get_status(self) -> WorkflowStatus:
         """Read the workflow's current status row. One query; never waits.
@@ -82,10 +76,7 @@ class AsyncWorkflowHandle(Generic[R]):
         once and leaves nothing behind. Otherwise as ``WorkflowHandle.get_result``.
         """
         op = _calls.get_result(self._client._core, self.workflow_id, timeout_seconds, polling_interval_sec)
-        return await self._client._run(op)  # type: ignore[no-any-return]
-
-    def __repr__(self) -> str:
-        return f"AsyncWorkflowHandle({self.workflow_id!r})"
+        return await self._client._run(op)
 
 
 class AsyncDBOSClient(ClientBase):
@@ -189,13 +180,8 @@ class AsyncDBOSClient(ClientBase):
         return AsyncWorkflowHandle(self, await self._run(_calls.enqueue(self._core, options, args, kwargs)))
 
     async def send(
-        self,
-        destination_id: str,
-        message: Any,
-        topic: str | None = None,
-        idempotency_key: str | None = None,
-        *,
-        serialization_type: FormatChoice = None,
+        self, destination_id: str, message: Any, topic: str | None = None, idempotency_key: str | None = None,
+        *, serialization_type: FormatChoice = None,
     ) -> None:
         """Send a message to a workflow (``DBOS.recv(topic)``). One INSERT; never waits.
 
@@ -218,16 +204,11 @@ class AsyncDBOSClient(ClientBase):
         Raises:
             WorkflowNotFoundError: no such workflow.
         """
-        return await self._run(_calls.get_all_events(self._core, workflow_id))  # type: ignore[no-any-return]
+        return await self._run(_calls.get_all_events(self._core, workflow_id))
 
     def read_stream(
-        self,
-        workflow_id: str,
-        key: str,
-        *,
-        offset: int = 0,
-        polling_interval_sec: float | None = None,
-        timeout_seconds: float | None = None,
+        self, workflow_id: str, key: str, *, offset: int = 0,
+        polling_interval_sec: float | None = None, timeout_seconds: float | None = None,
     ) -> AsyncGenerator[Any, None]:
         """``async for value in client.read_stream(workflow_id, key)``: every value, in order, live.
 
@@ -269,17 +250,17 @@ class AsyncDBOSClient(ClientBase):
 
     async def list_workflows(self, **filters: Unpack[ListWorkflowsFilters]) -> list[WorkflowStatus]:
         """Workflows matching the filters. See ``DBOSClient.list_workflows``."""
-        return await self._run(_calls.list_workflows(self._core, filters))  # type: ignore[no-any-return]
+        return await self._run(_calls.list_workflows(self._core, filters))
 
     async def list_queued_workflows(self, **filters: Unpack[ListWorkflowsFilters]) -> list[WorkflowStatus]:
         """Unfinished workflows on a queue. See ``DBOSClient.list_queued_workflows``."""
-        return await self._run(_calls.list_workflows(self._core, filters, queues_only=True))  # type: ignore[no-any-return]
+        return await self._run(_calls.list_workflows(self._core, filters, queues_only=True))
 
     async def list_workflow_steps(
         self, workflow_id: str, *, load_output: bool = True, limit: int | None = None, offset: int | None = None
     ) -> list[dict[str, Any]]:
         """The workflow's recorded steps in order. See ``DBOSClient.list_workflow_steps``."""
-        return await self._run(_calls.list_steps(self._core, workflow_id, load_output, limit, offset))  # type: ignore[no-any-return]
+        return await self._run(_calls.list_steps(self._core, workflow_id, load_output, limit, offset))
 
     async def resume_workflow(self, workflow_id: str, *, queue_name: str | None = None) -> AsyncWorkflowHandle[Any]:
         """Re-enqueue a cancelled workflow so it runs again from its last step. One statement.

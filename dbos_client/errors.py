@@ -78,6 +78,9 @@ class DatabaseUnavailableError(DBOSClientError):
     ``__cause__`` holds the last underlying psycopg error.
     """
 
+    #: The database URL, password masked.
+    url: str
+
 
 class ConnectionRejectedError(DBOSClientError):
     """The database refused the connection for a reason a retry cannot fix.
@@ -87,6 +90,9 @@ class ConnectionRejectedError(DBOSClientError):
     retries; ``__cause__`` holds libpq's error, which never contains the password.
     """
 
+    #: The database URL, password masked.
+    url: str
+
 
 class SchemaError(DBOSClientError):
     """The database holds no DBOS system schema this client can use."""
@@ -94,6 +100,8 @@ class SchemaError(DBOSClientError):
 
 class WorkflowNotFoundError(DBOSClientError, LookupError):
     """No workflow with this id exists in the system database."""
+
+    workflow_id: str
 
     def __init__(self, workflow_id: str, action: str = "") -> None:
         what = f" ({action})" if action else ""
@@ -110,9 +118,15 @@ class WorkflowConflictError(DBOSClientError):
 class WorkflowIdConflictError(WorkflowConflictError):
     """The workflow id is already used by a different workflow (or the policy is 'reject')."""
 
+    workflow_id: str
+
 
 class DeduplicatedError(WorkflowConflictError):
     """Another workflow on the queue already holds this deduplication id."""
+
+    workflow_id: str
+    queue_name: str
+    deduplication_id: str
 
 
 class SerializationError(DBOSClientError):
@@ -122,9 +136,13 @@ class SerializationError(DBOSClientError):
 class WorkflowCancelledError(DBOSClientError):
     """The awaited workflow was cancelled, so it has no result."""
 
+    workflow_id: str
+
 
 class MaxRecoveryAttemptsExceededError(DBOSClientError):
     """The awaited workflow was dead-lettered after too many recovery attempts."""
+
+    workflow_id: str
 
 
 class WaitTimeoutError(DBOSClientError, TimeoutError):
@@ -134,6 +152,17 @@ class WaitTimeoutError(DBOSClientError, TimeoutError):
 class ResultTimeoutError(WaitTimeoutError):
     """``get_result(timeout_seconds=...)`` expired before the workflow finished."""
 
+    workflow_id: str
+    #: The workflow's status when the wait gave up (PENDING, ENQUEUED, ...).
+    status: str
+    timeout_seconds: float
+
 
 class StreamTimeoutError(WaitTimeoutError):
     """``read_stream`` waited longer than its per-value timeout for the next value."""
+
+    workflow_id: str
+    key: str
+    #: The offset of the value that did not come.
+    offset: int
+    timeout_seconds: float

@@ -336,3 +336,39 @@ def test_client_argument_validation(kwargs: dict, name: str | None) -> None:
 def test_retry_connection_errors_false_means_one_attempt() -> None:
     client = DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db", retry_connection_errors=False)
     assert client._retry_policy.max_attempts == 1
+
+
+def test_dbos_constructor_keywords_are_accepted_where_they_mean_the_same() -> None:
+    from dbos_client import DBOSClient
+
+    client = DBOSClient(
+        system_database_url="postgresql://u@127.0.0.1:1/db", sharding=False, system_database_polling_concurrency=4,
+        observability_query_timeout_sec=30.0, sys_db_idle_transaction_timeout_sec=60,
+    )  # fmt: skip
+    client.close()
+
+
+def test_sharding_is_refused_with_the_reason() -> None:
+    from dbos_client import DBOSClient
+
+    with pytest.raises(InvalidArgumentError, match="sharding=True"):
+        DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db", sharding=True)
+
+
+def test_a_failed_constructor_leaves_a_printable_object() -> None:
+    from dbos_client import DBOSClient
+
+    client = DBOSClient.__new__(DBOSClient)
+    assert repr(client) == "DBOSClient(<not configured>)"
+
+
+def test_listener_url_is_for_postgres_and_never_shown() -> None:
+    from dbos_client._config import resolve
+
+    config = resolve("postgresql://u:pw@pooler:6432/db", "postgresql://u:secret@primary:5432/db")
+    assert "host=pooler" in config.conninfo and "host=primary" in config.listener_conninfo
+    with pytest.raises(InvalidArgumentError, match="listener_database_url") as info:
+        resolve("postgresql://u@pooler/db", "mysql://u:secret@x/db")
+    assert "secret" not in str(info.value)
+    with pytest.raises(InvalidArgumentError, match="SQLite"):
+        resolve("sqlite:///app.sqlite", "postgresql://u@primary/db")
