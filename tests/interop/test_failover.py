@@ -18,6 +18,7 @@ Postgres only (streaming replication); the synchronous standby of ``ReplicatedPa
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import subprocess
@@ -258,6 +259,7 @@ def _signal(pids: list[int], sig: signal.Signals) -> None:
 ATTEMPT_FLOOR = 2.0
 
 
+@functools.cache  # the strict-xfail test below reuses the sync run of the test before it
 def _frozen_primary_timings(flavour: str) -> dict[str, tuple[float, float, BaseException | None]]:
     """Each call on a client whose server stopped answering without closing anything (a hung
     host, a partition): SIGSTOP on every server process, so the kernel still accepts and
