@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Create (or reuse) <repo>/.venv-upstream: dbos 3.4.0 with what its own test suite imports,
+# and this package (editable), for tests/upstream/run.py (DBOS's client tests, our client).
+# Kept apart from .venv because DBOS's test dependencies (pytest-asyncio, OpenTelemetry's
+# SDK) would change how our own suite runs. Idempotent.
+set -euo pipefail
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${REPO_ROOT}/.venv-upstream"
+PY="${VENV}/bin/python"
+STAMP="${VENV}/.installed-3.4.0"
+if [ -x "$PY" ] && [ -f "$STAMP" ]; then
+    exit 0
+fi
+python3 -m venv "$VENV"
+"$PY" -m pip install --quiet --disable-pip-version-check \
+    "dbos==3.4.0" "pytest>=8.3.3" "pytest-mock>=3.14.0" "pytest-asyncio>=0.25.0" "pytest-timeout>=2.3.1" \
+    "opentelemetry-sdk>=1.42.0" "opentelemetry-exporter-otlp-proto-http>=1.42.0" \
+    "opentelemetry-instrumentation-logging>=0.63b0" "inline-snapshot>=0.28.0" requests pydantic fastapi uvicorn httpx
+"$PY" -m pip install --quiet --disable-pip-version-check -e "$REPO_ROOT"
+touch "$STAMP"
