@@ -186,11 +186,8 @@ def test_one_client_survives_the_loss_of_the_primary(flavour: str) -> None:
                 numbers[f"outage {name} s"] = round(elapsed, 2)
                 numbers[f"outage {name} gave"] = type(error).__name__ if error else repr(value)
                 assert elapsed < limits[name] + SLACK, f"{name} took {elapsed:.2f}s during the outage"
-                if name.startswith("get_event"):
-                    assert error is None or isinstance(error, DatabaseUnavailableError), repr(error)
-                    assert value is None
-                else:
-                    assert isinstance(error, DatabaseUnavailableError), repr(error)
+                # Even get_event: the key exists, so a None ("not published in time") would be a lie.
+                assert isinstance(error, DatabaseUnavailableError), repr(error)
                 assert waiter.is_alive()  # the long wait is not failed by the outage
 
             # A send that starts without a primary and ends on the new one (retried across the promotion).
