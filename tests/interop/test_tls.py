@@ -37,9 +37,9 @@ class Server:
         self.ca = str(cluster.ca)
         self.other_ca = other_ca
 
-    def url(self, **kwargs: Any) -> str:
+    def url(self, dbname: str | None = None, **kwargs: Any) -> str:
         kwargs.setdefault("password", PASSWORD)
-        return self.cluster.url(self.dbname, **kwargs)
+        return self.cluster.url(dbname or self.dbname, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +91,10 @@ REJECTIONS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
         ("password",),
     ),
     "no TLS, hostssl only": ({"sslmode": "disable"}, ("pg_hba",)),
+    "unknown database": (
+        {"dbname": "no_such_db", "sslmode": "verify-full", "sslrootcert": "CA"},
+        ("no_such_db", "does not exist"),
+    ),
 }
 
 
