@@ -212,11 +212,34 @@ def send(q: Queries, destination_id: str, text: str, tag: str, topic: str | None
         raise WorkflowNotFoundError(destination_id, "send destination") from None
 
 
-def get_event(q: Queries, codec: Codec, workflow_id: str, key: str, deadline: Deadline) -> Op[Any]:
-    """The event's latest value; None at the deadline, or at once if the workflow has finished without it."""
+@dataclass(frozen=True)
+class EventOutcome:
+    """What waiting for an event found: its value, or why there is none.
+
+    ``kind`` is ``"value"`` (``value`` holds it, and may be None: a published None is a value),
+    ``"not_yet"`` (the deadline passed while the workflow could still publish it) or ``"never"``
+    (the workflow has ended without publishing it). ``status`` is the workflow's status at the
+    last read (None when the value was found by the first read, or no such workflow exists).
+    """
+
+    kind: Literal["value", "not_yet", "never"]
+    value: Any = None
+    status: str | None = None
+
+
+def get_event_outcome(
+    q: Queries, codec: Codec, workflow_id: str, key: str, deadline: Deadline, must_exist: bool = True
+) -> Op[EventOutcome]:
+    """Wait for the event until the deadline, or until the workflow has finished without it.
+
+    ``must_exist``: an unknown workflow raises WorkflowNotFoundError at once; otherwise it is
+    waited for (DBOS's ``get_event`` waits too: the workflow may be enqueued later). A workflow
+    that is CANCELLED or dead-lettered may still be resumed: it is waited for until the deadline,
+    then counts as "never".
+    """
     row = yield Query(q.get_event_value, (workflow_id, key), fetch="one", deadline=deadline.at, read_only=True)
     if row is not None:
-        return codec.decode(row[0], row[1], f"value of event {key!r}")
+        return EventOutcome("value", codec.decode(row[0], row[1], f"value of event {key!r}"))
     # Not there yet: subscribe, then read again before the first wait, so a value
     # published between the two reads is announced to a waiter that already listens.
     check = Check("event", workflow_id, key)
@@ -226,10 +249,21 @@ def get_event(q: Queries, codec: Codec, workflow_id: str, key: str, deadline: De
             q.get_event, {"id": workflow_id, "key": key}, fetch="one", deadline=deadline.at, read_only=True
         )
         if value is not None:
-            return codec.decode(value, tag, f"value of event {key!r}")
-        if status in _FINAL or deadline.expired():
-            return None
+            return EventOutcome("value", codec.decode(value, tag, f"value of event {key!r}"), status)
+        if status is None and must_exist:
+            raise WorkflowNotFoundError(workflow_id, "get_event")
+        if status in _FINAL:
+            return EventOutcome("never", status=status)
+        if deadline.expired():
+            ended = status is not None and status not in ACTIVE_STATUSES
+            return EventOutcome("never" if ended else "not_yet", status=status)
         yield Wait(check, deadline.at)
+
+
+def get_event(q: Queries, codec: Codec, workflow_id: str, key: str, deadline: Deadline) -> Op[Any]:
+    """The event's latest value; None at the deadline, or at once if the workflow has finished without it."""
+    outcome = yield from get_event_outcome(q, codec, workflow_id, key, deadline, must_exist=False)
+    return outcome.value
 
 
 def get_all_events(q: Queries, codec: Codec, workflow_id: str) -> Op[dict[str, Any]]:

@@ -566,3 +566,7 @@ class DBOSClient(ClientBase):
                 conn.execute("SELECT pg_notify(%s, 'stop')", (channel,))
         except Exception:
             logger.debug("could not wake the notification listener", exc_info=True)
+
+    def _get_event_outcome(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> _calls.EventOutcome:
+        """``get_event`` telling "no value yet" from "never will be" (for the CLI); unknown ids raise at once."""
+        return self._run(_calls.get_event_outcome(self._core, workflow_id, key, timeout_seconds))

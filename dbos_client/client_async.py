@@ -458,3 +458,7 @@ class AsyncDBOSClient(ClientBase):
         except Exception:
             logger.debug("could not wake the notification listener", exc_info=True)
 
+
+    async def _get_event_outcome(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> _calls.EventOutcome:
+        """``get_event`` telling "no value yet" from "never will be" (for the gateway); unknown ids raise at once."""
+        return await self._run(_calls.get_event_outcome(self._core, workflow_id, key, timeout_seconds))

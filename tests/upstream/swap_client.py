@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 import uuid
 from typing import Any
 
@@ -69,7 +70,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = kept
 
 
+_exit_status = 0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _exit_status
+    _exit_status = int(exitstatus)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    _drop_databases()
+    # Some of DBOS's tests leave workflow threads blocked (non-daemon executor workers),
+    # and the interpreter would wait for them forever: the report is written, so leave.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_status)
+
+
+def _drop_databases() -> None:
     import psycopg
     from psycopg import sql
 
