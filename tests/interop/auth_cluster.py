@@ -80,6 +80,10 @@ class AuthCluster(PrivateCluster):
         (self.data / "pg_hba.conf").write_text("\n".join(hba) + "\n")
         return self
 
+    def __enter__(self) -> AuthCluster:
+        self.init().start()
+        return self
+
     def start(self) -> None:
         super().start()
         if not self._role_made:

@@ -97,7 +97,7 @@ def _eventually(predicate: Any, timeout: float = 10) -> bool:
 def server() -> Iterator[Server]:
     with AuthCluster(f"Rot-0-{os.urandom(6).hex()}") as cluster:
         db_url = create_database(cluster.admin_url, prefix="dbos_client_creds")
-        dbname = conninfo_to_dict(db_url)["dbname"]
+        dbname = str(conninfo_to_dict(db_url)["dbname"])
         app = DBOSRuntime(runtime_python("3.4.0"), db_url).start()
         try:
             cluster.grant(dbname)

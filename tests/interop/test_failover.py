@@ -149,7 +149,7 @@ def test_one_client_survives_the_loss_of_the_primary(flavour: str) -> None:
     numbers: dict[str, Any] = {}
     with ReplicatedPair() as pair:
         db_url = create_database(pair.primary.admin_url, prefix="dbos_client_failover")
-        dbname = conninfo_to_dict(db_url)["dbname"]
+        dbname = str(conninfo_to_dict(db_url)["dbname"])
         app = DBOSRuntime(runtime_python("3.4.0"), db_url).start()
         new_app: DBOSRuntime | None = None
         url = pair.url(dbname, target_session_attrs="read-write")

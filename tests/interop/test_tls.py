@@ -46,7 +46,7 @@ class Server:
 def server() -> Iterator[Server]:
     with AuthCluster(PASSWORD, tls=True) as cluster:
         db_url = create_database(cluster.admin_url, prefix="dbos_client_tls")
-        dbname = conninfo_to_dict(db_url)["dbname"]
+        dbname = str(conninfo_to_dict(db_url)["dbname"])
         app = DBOSRuntime(runtime_python("3.4.0"), db_url).start()
         try:
             cluster.grant(dbname)
