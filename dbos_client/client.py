@@ -25,7 +25,7 @@ from . import _calls, _ops
 from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
 from ._hub import WaitHub
 from ._ops import Emit, NeedQueries, Op, Query, Subscribe, Transaction, Wait
-from ._pool import ConnectionPool
+from ._pool import ConnectionPool, DeadlineConnection
 from ._retry import is_transient
 from ._schema import SchemaInfo
 from ._serialization import FormatChoice
@@ -556,7 +556,7 @@ class DBOSClient(ClientBase):
 
     def _connect(self, deadline: float | None) -> psycopg.Connection[Any]:
         """A new connection, made in the calling thread within ``deadline``."""
-        return psycopg.Connection.connect(self._config.conninfo, **self._connect_kwargs(deadline))
+        return DeadlineConnection.connect(self._config.conninfo, **self._connect_kwargs(deadline))
 
     def _connect_listener(self) -> psycopg.Connection[Any]:
         return psycopg.Connection.connect(self._config.listener_conninfo, **self._connect_kwargs(None))

@@ -23,7 +23,7 @@ from . import _calls, _ops
 from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
 from ._hub import AsyncWaiter, WaitHub
 from ._ops import Emit, NeedQueries, Op, Query, Subscribe, Transaction, Wait
-from ._pool import AsyncConnectionPool
+from ._pool import AsyncConnectionPool, AsyncDeadlineConnection
 from ._retry import is_transient
 from ._schema import SchemaInfo
 from ._serialization import FormatChoice
@@ -439,7 +439,7 @@ class AsyncDBOSClient(ClientBase):
 
     async def _connect(self, deadline: float | None) -> psycopg.AsyncConnection[Any]:
         """A new connection, made by the calling task within ``deadline``."""
-        return await psycopg.AsyncConnection.connect(self._config.conninfo, **self._connect_kwargs(deadline))
+        return await AsyncDeadlineConnection.connect(self._config.conninfo, **self._connect_kwargs(deadline))
 
     def _bind_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
