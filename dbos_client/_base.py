@@ -24,6 +24,7 @@ from ._ops import ConstraintViolation, Op
 from ._options import optional_text, require_text
 from ._retry import is_rejected, is_transient, retrying
 from ._serialization import Codec
+from ._text import first_line
 from .errors import (
     ConnectionRejectedError,
     DatabaseUnavailableError,
@@ -273,10 +274,6 @@ SCHEMA_CHANGED = (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaNam
 NOTHING: tuple[Any, BaseException | None] = (None, None)
 #: The database errors a ``Query`` hands back to the op, which knows what they mean.
 OP_ERRORS = (psycopg.Error, ConstraintViolation)
-
-
-def first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 class HandleBase(Generic[R]):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _ops
-from ._ops import Op, Query
+from ._ops import EventOutcome, NeedQueries, Op, Query
 from ._options import (
     build_enqueue,
     build_list_filters,
@@ -33,13 +33,6 @@ from .errors import InvalidArgumentError, SchemaError
 from .models import WorkflowStatus
 
 logger = logging.getLogger("dbos_client")
-
-
-@dataclass(frozen=True)
-class NeedQueries:
-    """Ask the shell for the schema's statements, detecting the schema if needed."""
-
-    deadline: float | None = None
 
 
 @dataclass
@@ -117,10 +110,20 @@ def send(
 
 
 def get_event(core: ClientCore, workflow_id: Any, key: Any, timeout_seconds: Any) -> Op[Any]:
+    deadline = _check_event_args(workflow_id, key, timeout_seconds)
+    return _with_queries(deadline.at, lambda q: _ops.get_event(q, core.codec, workflow_id, key, deadline))
+
+
+def get_event_outcome(core: ClientCore, workflow_id: Any, key: Any, timeout_seconds: Any) -> Op[EventOutcome]:
+    """``get_event``, telling "no value yet" from "never will be"; an unknown workflow raises at once."""
+    deadline = _check_event_args(workflow_id, key, timeout_seconds)
+    return _with_queries(deadline.at, lambda q: _ops.get_event_outcome(q, core.codec, workflow_id, key, deadline))
+
+
+def _check_event_args(workflow_id: Any, key: Any, timeout_seconds: Any) -> Deadline:
     require_text(workflow_id, "workflow_id")
     require_text(key, "key")
-    deadline = deadline_for(timeout_seconds, allow_none=False)
-    return _with_queries(deadline.at, lambda q: _ops.get_event(q, core.codec, workflow_id, key, deadline))
+    return deadline_for(timeout_seconds, allow_none=False)
 
 
 def get_all_events(core: ClientCore, workflow_id: Any) -> Op[dict[str, Any]]:
@@ -188,4 +191,4 @@ def get_result(core: ClientCore, workflow_id: str, timeout_seconds: Any, polling
     return _with_queries(deadline.at, lambda q: _ops.get_result(q, core.codec, workflow_id, deadline))
 
 
-__all__ = ["ClientCore", "NeedQueries", "Query"]
+__all__ = ["ClientCore", "EventOutcome", "NeedQueries", "Query"]

@@ -27,6 +27,7 @@ import psycopg
 from psycopg import sql
 
 from ._options import new_id
+from ._text import first_line
 from ._wait import CHANNELS, Check
 from .models import PollPolicy
 
@@ -312,8 +313,7 @@ class WaitHub:
             except Exception as exc:  # noqa: BLE001 - reconnect whatever went wrong
                 if self._stop.is_set():
                     return
-                first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                logger.warning("notification listener disconnected (%s); reconnecting in %.1f s", first_line, backoff)
+                logger.warning("notification listener disconnected (%s); reconnecting in %.1f s", first_line(exc), backoff)
             finally:
                 self._listening = False
                 self._selftest_ok = False

@@ -2,6 +2,9 @@
 
 An operation yields actions and receives their results:
   * ``Query``: run one statement, send back its rows (the shell retries transient failures);
+  * ``Transaction``: run a body (an op of ``Query`` actions) on one connection in one
+    transaction, send back what it returns (the shell commits, or rolls back if it
+    raises, and retries the whole transaction on a transient failure);
   * ``Subscribe``: register interest in a ``Check`` *before* the first read, so a
     notification arriving between a read and the wait is not lost;
   * ``Wait``: block until the check may be satisfied (a notification, or the shared
@@ -10,15 +13,20 @@ An operation yields actions and receives their results:
 A database error from a Query is thrown back into the generator, so the operation that
 knows what a foreign-key violation means is the one that translates it. Postgres raises
 psycopg's classes; the SQLite driver raises the two below in their place.
+
+Where the dialects differ (a Postgres write is one statement, SQLite's is a few in a
+transaction) the op decides, from ``q.sqlite``; the logic stays here for both.
+``run_inline`` drives a transaction's body, or a whole op on a connection the caller
+owns (inside the caller's transaction: no BEGIN or COMMIT of ours).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, Literal, NamedTuple, TypeVar, Union
 
 from psycopg import errors as pgerr
 from psycopg import sql
@@ -38,17 +46,17 @@ from .errors import (
     WorkflowIdConflictError,
     WorkflowNotFoundError,
 )
-from .models import ACTIVE_STATUSES, WorkflowStatus
+from .models import ACTIVE_STATUSES, FINAL_STATUSES, WorkflowStatus, WorkflowStatusString
 
 logger = logging.getLogger("dbos_client")
 
 _DEDUP_CONSTRAINTS = ("uq_workflow_status_dedup_id", "uq_workflow_status_queue_name_dedup_id")
-_FINAL = frozenset({"SUCCESS", "ERROR"})  # no resume, no fork in place: nothing more will be written
+_S = WorkflowStatusString
 
 
 @dataclass(frozen=True)
 class Query:
-    statement: str | sql.Composable
+    statement: str | sql.SQL | sql.Composed
     params: Any = None
     fetch: Literal["one", "all", "none"] = "all"
     #: The caller's monotonic deadline; retries stop there too.
@@ -56,6 +64,24 @@ class Query:
     #: A read that may share one round trip with identical reads issued at the same
     #: moment (the async shell coalesces them). Never set on a write.
     read_only: bool = False
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """Run ``body()`` on one connection, in one transaction; send back what it returns.
+
+    The body is an op that yields only ``Query`` (a nested ``Transaction`` runs inline).
+    The shell commits when the body returns and rolls back if it raises; whatever it
+    raised is then thrown into the op that yielded this. A transient failure retries the
+    whole transaction, so ``body`` is a factory: each attempt starts a fresh generator.
+    Postgres: a transaction on one pooled connection; SQLite: ``BEGIN IMMEDIATE`` (the
+    write lock first, so two writers never deadlock upgrading a read lock). On a
+    connection the caller owns, the body runs inside the caller's transaction.
+    """
+
+    body: Callable[[], Generator[Any, Any, Any]]
+    #: The caller's monotonic deadline; retries stop there too.
+    deadline: float | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +101,14 @@ class Emit:
     value: Any
 
 
-Action = Union[Query, Subscribe, Wait, Emit]  # noqa: UP007 - a runtime alias, evaluated on 3.10
+@dataclass(frozen=True)
+class NeedQueries:
+    """Ask the shell for the schema's statements, detecting the schema if needed (``_calls``)."""
+
+    deadline: float | None = None
+
+
+Action = Union[Query, Transaction, Subscribe, Wait, Emit, NeedQueries]  # noqa: UP007 - a runtime alias, evaluated on 3.10
 
 
 class ConstraintViolation(Exception):
@@ -103,21 +136,98 @@ def _constraint_name(exc: Exception) -> str | None:
 T = TypeVar("T")
 Op = Generator[Action, Any, T]
 
+#: What a Query may raise that the op, not the shell, gets to translate.
+DB_ERRORS: tuple[type[Exception], ...] = (pgerr.Error, ConstraintViolation)
+
+
+def run_inline(op: Generator[Any, Any, T], execute: Callable[[Query], Any]) -> T:
+    """Drive ``op`` on one connection: each Query through ``execute``, a Transaction's body
+    inline (the connection is already in a transaction). Nothing else may be yielded.
+
+    The body of a Transaction, and a whole op on a connection the caller owns, run here.
+    A database error is thrown back into the op; so is whatever a nested body raised.
+    """
+    reply: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            action = op.throw(error) if error is not None else op.send(reply)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        reply, error = None, None
+        if isinstance(action, Query):
+            try:
+                reply = execute(action)
+            except DB_ERRORS as exc:
+                error = exc
+        elif isinstance(action, Transaction):
+            try:
+                reply = run_inline(action.body(), execute)
+            except Exception as exc:  # noqa: BLE001 - thrown into the op, as the shells do
+                error = exc
+        else:
+            op.close()
+            raise TypeError(f"{type(action).__name__} cannot run on a single connection inside a transaction")
+
+
+async def run_inline_async(op: Generator[Any, Any, T], execute: Callable[[Query], Awaitable[Any]]) -> T:
+    """``run_inline`` for an asynchronous connection."""
+    reply: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            action = op.throw(error) if error is not None else op.send(reply)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        reply, error = None, None
+        if isinstance(action, Query):
+            try:
+                reply = await execute(action)
+            except DB_ERRORS as exc:
+                error = exc
+        elif isinstance(action, Transaction):
+            try:
+                reply = await run_inline_async(action.body(), execute)
+            except Exception as exc:  # noqa: BLE001 - thrown into the op, as the shells do
+                error = exc
+        else:
+            op.close()
+            raise TypeError(f"{type(action).__name__} cannot run on a single connection inside a transaction")
+
 
 def detect_schema(schema: str, database: str, deadline: float | None = None, dialect: str = "postgresql") -> Op[SchemaInfo]:
-    detect: Any = DETECT
     if dialect == "sqlite":
         from . import _sql_sqlite as lite
 
-        # A SQLite file has no schemas: the tables are the file's own ("main").
-        schema, detect = lite.SCHEMA, lite.DETECT
-    row = yield Query(detect, {"schema": schema}, fetch="one", deadline=deadline)
+        # A SQLite file has no schemas: the tables are the file's own ("main"), and no
+        # trigger announces anything.
+        schema = lite.SCHEMA
+        rows = yield Query(lite.DETECT, fetch="all", deadline=deadline)
+        row: Any = (lite.detected_tables(rows), False)
+    else:
+        row = yield Query(DETECT, {"schema": schema}, fetch="one", deadline=deadline)
     info = parse_detection(schema, database, row[0], row[1], sqlite=dialect == "sqlite")
     version_query = migration_version_query(info)
     if version_query is not None:
         version = yield Query(version_query, fetch="one", deadline=deadline)
         info = SchemaInfo(info.schema, info.tables, info.notifications_trigger, version[0] if version else None)
     return info
+
+
+class _EnqueueRow(NamedTuple):
+    """What enqueue's write reports (one statement's row on Postgres)."""
+
+    inserted: bool
+    #: The row that already had the id (NULL when we inserted, or when Postgres's
+    #: snapshot predates a concurrent insert).
+    name: str | None
+    class_name: str | None
+    config_name: str | None
+    queue_name: str | None
+    status: str | None
+    creator_xid: str | None
+    #: Whether a 3.x queues table names the queue (None without such a table).
+    queue_known: bool | None
 
 
 @dataclass(frozen=True)
@@ -128,7 +238,10 @@ class EnqueueOutcome:
 
 
 def enqueue(q: Queries, req: EnqueueRequest) -> Op[EnqueueOutcome]:
-    """Insert the workflow row (and its inputs) in one statement; attach or refuse on reuse."""
+    """Insert the workflow row and its inputs atomically; attach or refuse on reuse.
+
+    Postgres: one statement. SQLite: a few, in one transaction (``_sqlite_enqueue``).
+    """
     info = q.info
     params = {c: req.row[c] for c in q.enqueue_columns}
     params["inputs"] = req.inputs
@@ -142,7 +255,10 @@ def enqueue(q: Queries, req: EnqueueRequest) -> Op[EnqueueOutcome]:
     # A dedup holder can finish between our failed insert and the lookup; a few rounds settle it.
     for _ in range(5):
         try:
-            row = yield Query(q.enqueue, params, fetch="one")
+            if q.sqlite:
+                row = yield Transaction(lambda: _sqlite_enqueue(q, params))
+            else:
+                row = _EnqueueRow(*(yield Query(q.enqueue, params, fetch="one")))
         except (pgerr.UniqueViolation, UniqueViolation) as exc:
             if _constraint_name(exc) not in _DEDUP_CONSTRAINTS:
                 raise
@@ -174,6 +290,19 @@ def enqueue(q: Queries, req: EnqueueRequest) -> Op[EnqueueOutcome]:
         f"on queue {req.queue_name!r} kept changing hands",
         workflow_id=req.workflow_id, queue_name=req.queue_name, deduplication_id=req.deduplication_id,
     )  # fmt: skip
+
+
+def _sqlite_enqueue(q: Queries, params: dict[str, Any]) -> Op[_EnqueueRow]:
+    """The body of SQLite's enqueue transaction: what Postgres's one statement does and reports."""
+    inserted = bool((yield Query(q.sqlite_enqueue_insert, params)))
+    if inserted and q.sqlite_enqueue_inputs is not None:
+        yield Query(q.sqlite_enqueue_inputs, params, fetch="none")
+    # As in Postgres, where the outer SELECT sees the row only when it was already there.
+    existing = None if inserted else (yield Query(q.find_existing, params, fetch="one"))
+    known = None
+    if q.sqlite_queue_known is not None:
+        known = bool((yield Query(q.sqlite_queue_known, params, fetch="one"))[0])
+    return _EnqueueRow._make((inserted, *(existing or (None,) * 6), known))
 
 
 def _check_reuse(req: EnqueueRequest, name: str, class_name: Any, config_name: Any, queue_name: Any, status: Any) -> None:
@@ -212,11 +341,34 @@ def send(q: Queries, destination_id: str, text: str, tag: str, topic: str | None
         raise WorkflowNotFoundError(destination_id, "send destination") from None
 
 
-def get_event(q: Queries, codec: Codec, workflow_id: str, key: str, deadline: Deadline) -> Op[Any]:
-    """The event's latest value; None at the deadline, or at once if the workflow has finished without it."""
+@dataclass(frozen=True)
+class EventOutcome:
+    """What waiting for an event found: its value, or why there is none.
+
+    ``kind`` is ``"value"`` (``value`` holds it, and may be None: a published None is a value),
+    ``"not_yet"`` (the deadline passed while the workflow could still publish it) or ``"never"``
+    (the workflow has ended without publishing it). ``status`` is the workflow's status at the
+    last read (None when the value was found by the first read, or no such workflow exists).
+    """
+
+    kind: Literal["value", "not_yet", "never"]
+    value: Any = None
+    status: str | None = None
+
+
+def get_event_outcome(
+    q: Queries, codec: Codec, workflow_id: str, key: str, deadline: Deadline, must_exist: bool = True
+) -> Op[EventOutcome]:
+    """Wait for the event until the deadline, or until the workflow has finished without it.
+
+    ``must_exist``: an unknown workflow raises WorkflowNotFoundError at once; otherwise it is
+    waited for (DBOS's ``get_event`` waits too: the workflow may be enqueued later). A workflow
+    that is CANCELLED or dead-lettered may still be resumed: it is waited for until the deadline,
+    then counts as "never".
+    """
     row = yield Query(q.get_event_value, (workflow_id, key), fetch="one", deadline=deadline.at, read_only=True)
     if row is not None:
-        return codec.decode(row[0], row[1], f"value of event {key!r}")
+        return EventOutcome("value", codec.decode(row[0], row[1], f"value of event {key!r}"))
     # Not there yet: subscribe, then read again before the first wait, so a value
     # published between the two reads is announced to a waiter that already listens.
     check = Check("event", workflow_id, key)
@@ -226,10 +378,21 @@ def get_event(q: Queries, codec: Codec, workflow_id: str, key: str, deadline: De
             q.get_event, {"id": workflow_id, "key": key}, fetch="one", deadline=deadline.at, read_only=True
         )
         if value is not None:
-            return codec.decode(value, tag, f"value of event {key!r}")
-        if status in _FINAL or deadline.expired():
-            return None
+            return EventOutcome("value", codec.decode(value, tag, f"value of event {key!r}"), status)
+        if status is None and must_exist:
+            raise WorkflowNotFoundError(workflow_id, "get_event")
+        if status in FINAL_STATUSES:
+            return EventOutcome("never", status=status)
+        if deadline.expired():
+            ended = status is not None and status not in ACTIVE_STATUSES
+            return EventOutcome("never" if ended else "not_yet", status=status)
         yield Wait(check, deadline.at)
+
+
+def get_event(q: Queries, codec: Codec, workflow_id: str, key: str, deadline: Deadline) -> Op[Any]:
+    """The event's latest value; None at the deadline, or at once if the workflow has finished without it."""
+    outcome = yield from get_event_outcome(q, codec, workflow_id, key, deadline, must_exist=False)
+    return outcome.value
 
 
 def get_all_events(q: Queries, codec: Codec, workflow_id: str) -> Op[dict[str, Any]]:
@@ -290,16 +453,16 @@ def get_result(q: Queries, codec: Codec, workflow_id: str, deadline: Deadline) -
         if row is None:
             raise WorkflowNotFoundError(workflow_id, "get_result")
         status, output, error, tag = row
-        if status == "SUCCESS":
+        if status == _S.SUCCESS:
             return codec.decode(output, tag, "workflow output")
-        if status == "ERROR":
+        if status == _S.ERROR:
             exc = codec.decode_error(error, tag)
             if exc is None:
                 raise SerializationError(f"workflow {workflow_id!r} ended in ERROR but recorded no error")
             raise exc
-        if status == "CANCELLED":
+        if status == _S.CANCELLED:
             raise WorkflowCancelledError(f"workflow {workflow_id!r} was cancelled", workflow_id=workflow_id)
-        if status == "MAX_RECOVERY_ATTEMPTS_EXCEEDED":
+        if status == _S.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
             raise MaxRecoveryAttemptsExceededError(
                 f"workflow {workflow_id!r} exceeded its maximum recovery attempts and was dead-lettered",
                 workflow_id=workflow_id,
@@ -382,14 +545,32 @@ def ensure_exists(q: Queries, workflow_id: str) -> Op[None]:
 
 
 def cancel(q: Queries, workflow_ids: list[str], cancel_children: bool) -> Op[None]:
-    missing, _ = yield Query(q.cancel, {"ids": workflow_ids, "children": cancel_children}, fetch="one")
+    """Cancel workflows (and, with cancel_children, their descendants); unknown ids change nothing."""
+    params = {"ids": workflow_ids, "children": cancel_children}
+    if q.sqlite:
+        missing = yield Transaction(lambda: _sqlite_bulk(q, params, (q.sqlite_cancel,)))
+    else:
+        missing, _ = yield Query(q.cancel, params, fetch="one")
     _raise_missing(missing, "cancel")
 
 
 def delete(q: Queries, workflow_ids: list[str], delete_children: bool) -> Op[None]:
     """Delete workflows (and, with delete_children, their descendants) with everything they stored."""
-    missing, _ = yield Query(q.delete, {"ids": workflow_ids, "children": delete_children}, fetch="one")
+    params = {"ids": workflow_ids, "children": delete_children}
+    if q.sqlite:
+        missing = yield Transaction(lambda: _sqlite_bulk(q, params, q.sqlite_delete))
+    else:
+        missing, _ = yield Query(q.delete, params, fetch="one")
     _raise_missing(missing, "delete")
+
+
+def _sqlite_bulk(q: Queries, params: dict[str, Any], statements: tuple[str, ...]) -> Op[list[str]]:
+    """The body of SQLite's cancel or delete: unknown ids change nothing and are named, else every statement runs."""
+    missing = [row[0] for row in (yield Query(q.sqlite_missing, params))]
+    if not missing:
+        for statement in statements:
+            yield Query(statement, params, fetch="none")
+    return missing
 
 
 def _raise_missing(missing: list[str], action: str) -> None:
@@ -428,6 +609,18 @@ def list_steps(q: Queries, codec: Codec, workflow_id: str, load_output: bool, li
 
 
 def resume(q: Queries, workflow_id: str, queue_name: str | None) -> Op[None]:
-    found, _ = yield Query(q.resume, {"id": workflow_id, "queue": queue_name}, fetch="one")
+    """Re-enqueue a workflow that has not finished for good (SUCCESS and ERROR are left as they are)."""
+    params = {"id": workflow_id, "queue": queue_name}
+    if q.sqlite:
+        found = yield Transaction(lambda: _sqlite_resume(q, params))
+    else:
+        found, _ = yield Query(q.resume, params, fetch="one")
     if not found:
         raise WorkflowNotFoundError(workflow_id, "resume_workflow")
+
+
+def _sqlite_resume(q: Queries, params: dict[str, Any]) -> Op[bool]:
+    """The body of SQLite's resume: update, then say whether the workflow exists."""
+    yield Query(q.sqlite_resume, params, fetch="none")
+    row = yield Query(q.sqlite_resume_exists, params, fetch="one")
+    return bool(row[0])

@@ -14,6 +14,7 @@ from typing import Any
 
 from ._serialization import Codec
 from .errors import InvalidArgumentError
+from .models import ALL_STATUSES, WorkflowStatusString
 
 MAX_PRIORITY = 2**31 - 1
 #: About 31 years: any longer wait is a bug, and its milliseconds must fit a bigint.
@@ -176,7 +177,7 @@ def build_enqueue(
 
     row = {
         "workflow_uuid": workflow_id,
-        "status": "DELAYED" if delay else "ENQUEUED",
+        "status": WorkflowStatusString.DELAYED if delay else WorkflowStatusString.ENQUEUED,
         "name": workflow_name,
         "class_name": class_name,
         "config_name": instance_name,
@@ -241,9 +242,7 @@ LIST_TIMES = {
     "dequeued_after": ("started_at_epoch_ms", ">="),
     "dequeued_before": ("started_at_epoch_ms", "<="),
 }
-VALID_STATUSES = frozenset(
-    {"PENDING", "ENQUEUED", "DELAYED", "SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"}
-)
+VALID_STATUSES = ALL_STATUSES
 
 
 @dataclass(frozen=True)

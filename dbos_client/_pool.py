@@ -30,12 +30,71 @@ from .errors import DBOSClientError
 #: An idle connection older than this is closed rather than reused: servers, poolers and
 #: firewalls drop long-idle connections, and a fresh one costs less than a failed query.
 MAX_IDLE_SECONDS = 300.0
+#: The least a statement may wait for the server, even past the call's deadline: the same
+#: floor as a connection attempt's (libpq's minimum connect_timeout is 2 s).
+MIN_STATEMENT_SECONDS = 2.0
 
 C = TypeVar("C")
 
 
 class PoolTimeout(psycopg.OperationalError):
     """Every pooled connection stayed busy until the call's deadline (transient)."""
+
+
+class DeadlineExceeded(psycopg.OperationalError):
+    """The server did not answer a statement before the call's deadline (transient).
+
+    The statement is abandoned mid-flight, so its connection is closed, never reused.
+    """
+
+
+def _bounded(gen: Any, deadline: float) -> Any:
+    """Drive one of psycopg's I/O generators, giving up at ``deadline``.
+
+    psycopg's wait loop wakes every 0.1 s even with nothing to read (``Ready.NONE``,
+    falsy), so a server that stopped answering (hung, frozen, partitioned while the
+    kernel still acknowledges) is noticed there instead of blocking the call forever.
+    """
+    try:
+        state = next(gen)
+        while True:
+            ready = yield state
+            if not ready and time.monotonic() >= deadline:
+                gen.close()
+                raise DeadlineExceeded("the server did not answer before the call's deadline")
+            state = gen.send(ready)
+    except StopIteration as stop:
+        return stop.value
+
+
+class DeadlineConnection(psycopg.Connection[Any]):
+    """A connection whose statements give up at ``deadline`` (set by the pool while lent)."""
+
+    deadline: float | None = None
+
+    def wait(self, gen: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.deadline is not None:
+            gen = _bounded(gen, self.deadline)
+        return super().wait(gen, *args, **kwargs)
+
+
+class AsyncDeadlineConnection(psycopg.AsyncConnection[Any]):
+    """The asyncio twin of ``DeadlineConnection``."""
+
+    deadline: float | None = None
+
+    async def wait(self, gen: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.deadline is not None:
+            gen = _bounded(gen, self.deadline)
+        return await super().wait(gen, *args, **kwargs)
+
+
+def _lend(conn: Any, deadline: float | None) -> None:
+    """Bound the statements of a lent connection by the caller's deadline, but give each at
+    least ``MIN_STATEMENT_SECONDS``: a call's final check, made at its deadline, must still
+    get its answer from a slow but live server."""
+    if isinstance(conn, (DeadlineConnection, AsyncDeadlineConnection)):
+        conn.deadline = None if deadline is None else max(deadline, time.monotonic() + MIN_STATEMENT_SECONDS)
 
 
 class _Connect:
@@ -122,9 +181,11 @@ class ConnectionPool:
         Blocks while every connection is lent out, until ``deadline`` (then PoolTimeout).
         """
         conn = self._acquire(deadline)
+        _lend(conn, deadline)
         try:
             yield conn
         finally:
+            _lend(conn, None)
             with self._cond:
                 kept = self._state.give_back(conn, time.monotonic(), reusable(conn))
                 self._cond.notify()
@@ -181,9 +242,11 @@ class AsyncConnectionPool:
     async def connection(self, deadline: float | None) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """As ``ConnectionPool.connection``; a task waiting for a connection holds no thread."""
         conn = await self._acquire(deadline)
+        _lend(conn, deadline)
         try:
             yield conn
         finally:
+            _lend(conn, None)
             async with self._cond:
                 kept = self._state.give_back(conn, time.monotonic(), reusable(conn))
                 self._cond.notify()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from ._text import first_line
 from .models import RetryPolicy
 
 if TYPE_CHECKING:
@@ -164,6 +165,6 @@ def _log_retry(retry_state: object) -> None:
     logger.warning(
         "system database call failed (%s: %s); retry %d",
         type(exc).__name__,
-        str(exc).strip().splitlines()[0] if exc is not None and str(exc).strip() else "",
+        first_line(exc) if exc is not None else "",
         getattr(retry_state, "attempt_number", 0),
     )

@@ -1,11 +1,11 @@
 """What SQLite needs that the Postgres statements cannot give it. Pure: no I/O.
 
-The statements of ``_sql`` are shared where SQLite understands them (nearly all reads);
-they are rendered once and their placeholders translated. What differs:
+The statement builders serve SQLite too (``Target.sqlite`` picks its variants); their
+text is rendered once and its placeholders translated here. What differs:
 
 * SQLite has no data-modifying CTEs, so each write that Postgres does in one statement
-  (enqueue, cancel, delete, resume) is a ``Script``: a few statements the driver runs in
-  one ``BEGIN IMMEDIATE`` transaction, atomic all the same.
+  (enqueue, cancel, delete, resume) is a few ``sqlite_*`` statements that the op runs in
+  one ``Transaction`` (the driver opens it with ``BEGIN IMMEDIATE``), atomic all the same.
 * No arrays and no ``unnest``/``ANY``: a list parameter is bound as JSON text and read
   back with ``json_each``.
 * No ``now()``: the epoch milliseconds come from ``julianday`` (``unixepoch('subsec')``
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from typing import Any
 
 from psycopg import sql
@@ -25,6 +24,12 @@ from psycopg import sql
 NOW_MS = sql.SQL("CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)")
 #: The schema name SQLite gives the database file itself: ``"main".workflow_status``.
 SCHEMA = "main"
+
+#: Every table and column of the file. Rows: (table, column); no triggers, no NOTIFY.
+DETECT = (
+    "SELECT m.name, p.name FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p"
+    " WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'"
+)
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
 
@@ -50,73 +55,9 @@ def bind(params: Any) -> Any:
     return [json.dumps(v) if isinstance(v, (list, tuple)) else v for v in params]
 
 
-class Script:
-    """Several statements run as one transaction by the SQLite driver; returns rows.
-
-    ``write`` scripts run under ``BEGIN IMMEDIATE``: the write lock is taken first, so
-    two writers never deadlock upgrading a read lock (the busy timeout could not help).
-    """
-
-    def __init__(self, name: str, run: Callable[[Any, dict[str, Any]], list[tuple[Any, ...]]], write: bool = True) -> None:
-        self.name = name
-        self.run = run
-        self.write = write
-
-    def __repr__(self) -> str:
-        return f"Script({self.name})"
-
-
-def _detect(conn: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+def detected_tables(rows: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """DETECT's rows in the shape Postgres detection returns: {table: [columns]}."""
     tables: dict[str, list[str]] = {}
-    rows = conn.execute(
-        "SELECT m.name, p.name FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p"
-        " WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'"
-    ).fetchall()
     for table, column in rows:
         tables.setdefault(table, []).append(column)
-    return [(tables, False)]  # no triggers, no NOTIFY: never a notifications trigger
-
-
-#: Every table and column of the file, in the shape Postgres detection returns.
-DETECT = Script("detect", _detect, write=False)
-
-
-def enqueue_script(insert: str, insert_inputs: str | None, find_existing: str, queue_known: str | None) -> Script:
-    def run(conn: Any, p: dict[str, Any]) -> list[tuple[Any, ...]]:
-        inserted = bool(conn.execute(insert, p).fetchall())
-        if inserted and insert_inputs is not None:
-            conn.execute(insert_inputs, p)
-        # As in Postgres, where the outer SELECT sees the row only when it was already there.
-        existing = None if inserted else conn.execute(find_existing, p).fetchone()
-        known = bool(conn.execute(queue_known, p).fetchone()[0]) if queue_known is not None else None
-        return [(inserted, *(existing or (None,) * 6), known)]
-
-    return Script("enqueue", run)
-
-
-def _missing(conn: Any, p: dict[str, Any], missing: str) -> list[str]:
-    return [row[0] for row in conn.execute(missing, p).fetchall()]
-
-
-def bulk_script(name: str, missing: str, statements: list[str]) -> Script:
-    """Cancel or delete: unknown ids change nothing and are named; else every statement runs."""
-
-    def run(conn: Any, p: dict[str, Any]) -> list[tuple[Any, ...]]:
-        unknown = _missing(conn, p, missing)
-        if unknown:
-            return [(unknown, 0)]
-        count = 0
-        for statement in statements:
-            count = conn.execute(statement, p).rowcount  # the last one counts workflow rows
-        return [([], count)]
-
-    return Script(name, run)
-
-
-def resume_script(update: str, exists: str) -> Script:
-    def run(conn: Any, p: dict[str, Any]) -> list[tuple[Any, ...]]:
-        count = conn.execute(update, p).rowcount
-        found = conn.execute(exists, p).fetchone()[0]
-        return [(bool(found), count)]
-
-    return Script("resume", run)
+    return tables

@@ -21,13 +21,14 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg import sql
 
-from ._ops import ForeignKeyViolation, Query, UniqueViolation
-from ._sql_sqlite import Script, bind, render
+from ._ops import ForeignKeyViolation, Op, Query, UniqueViolation, run_inline
+from ._sql_sqlite import bind, render
 from .errors import DatabaseUnavailableError, SchemaError
 
 #: Longest one attempt waits for a lock before the retry policy gets a say.
@@ -35,6 +36,7 @@ _MAX_BUSY_WAIT = 5.0
 #: Even a call at its deadline gets this long for a lock, for its final read.
 _MIN_BUSY_WAIT = 0.05
 _DEDUP_COLUMNS = "workflow_status.queue_name, workflow_status.deduplication_id"
+T = TypeVar("T")
 
 
 class _Connection(sqlite3.Connection):
@@ -65,7 +67,7 @@ class SqliteDriver:
             )
         uri = Path(self._path).absolute().as_uri() + "?mode=rw"
         try:
-            # isolation_level=None: autocommit; scripts open their own transaction.
+            # isolation_level=None: autocommit; a Transaction opens its own.
             conn = sqlite3.connect(
                 uri, uri=True, isolation_level=None, check_same_thread=False, timeout=_MAX_BUSY_WAIT, factory=_Connection
             )
@@ -107,49 +109,42 @@ class SqliteDriver:
     # -- statements ------------------------------------------------------------------
 
     def execute(self, query: Query, limit: float | None) -> Any:
-        """Run one Query (a statement or a Script); a lock is waited for until ``limit`` at most."""
+        """Run one Query on a pooled connection; a lock is waited for until ``limit`` at most."""
         conn = self._acquire()
         broken = False
         try:
             _set_busy_wait(conn, limit)
-            try:
-                if isinstance(query.statement, Script):
-                    rows = self._run_script(conn, query.statement, bind(query.params))
-                else:
-                    cur = conn.execute(_text(query.statement), bind(query.params))
-                    if query.fetch == "none":
-                        return None
-                    rows = cur.fetchall()
-            except sqlite3.IntegrityError as exc:
-                raise _constraint(exc) from exc
-            except sqlite3.OperationalError as exc:
-                if "no such table" in str(exc) or "no such column" in str(exc):
-                    raise SchemaError(f"the DBOS tables in {self._display_url} changed under this client ({exc})") from exc
-                raise
-            except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed"
-                broken = True
-                raise SchemaError(f"{self._display_url} is not a usable SQLite database ({exc})") from exc
-        except BaseException:
-            broken = broken or conn.in_transaction
+            return run_statement(conn, query, self._display_url)
+        except BaseException as exc:
+            broken = conn.in_transaction or isinstance(exc, SchemaError)
             raise
         finally:
             self._release(conn, broken)
-        if query.fetch == "one":
-            return rows[0] if rows else None
-        return rows
 
-    @staticmethod
-    def _run_script(conn: sqlite3.Connection, script: Script, params: Any) -> list[Any]:
-        if not script.write:
-            return script.run(conn, params)
-        conn.execute("BEGIN IMMEDIATE")
+    def transaction(self, body: Callable[[], Op[T]], limit: float | None) -> T:
+        """Run a ``Transaction``'s body on one connection under ``BEGIN IMMEDIATE``.
+
+        The write lock is taken first, so two writers never deadlock upgrading a read
+        lock (the busy timeout could not help). Commits when the body returns, rolls back
+        if it raises. Waiting for the lock (``BEGIN``) ends at ``limit`` at most.
+        """
+        conn = self._acquire()
+        broken = False
         try:
-            rows = script.run(conn, params)
-        except BaseException:
-            conn.execute("ROLLBACK")
+            _set_busy_wait(conn, limit)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = run_inline(body(), lambda query: run_statement(conn, query, self._display_url))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+        except BaseException as exc:
+            broken = conn.in_transaction or isinstance(exc, SchemaError)
             raise
-        conn.execute("COMMIT")
-        return rows
+        finally:
+            self._release(conn, broken)
 
     # -- the poller's gate -----------------------------------------------------------
 
@@ -166,15 +161,38 @@ class SqliteDriver:
             version = self._watch.execute("PRAGMA data_version").fetchone()[0]
         except Exception:  # noqa: BLE001 - when unsure, let the poller look
             return True
-        changed = version != self._seen_version
+        changed: bool = version != self._seen_version
         self._seen_version = version
         return changed
 
 
-def _text(statement: Any) -> str:
-    """Queries(dialect="sqlite") renders its statements once; only one-off ones (the
-    migration-version query) still arrive composable."""
-    return render(statement) if isinstance(statement, sql.Composable) else statement
+def run_statement(conn: sqlite3.Connection, query: Query, where: str) -> Any:
+    """One Query on ``conn``: its rows as ``query.fetch`` asks, SQLite's errors as the ops know them."""
+    # Queries(dialect="sqlite") renders its statements once; only one-off ones (the
+    # migration-version query) still arrive composable.
+    text = render(query.statement) if isinstance(query.statement, sql.Composable) else query.statement
+    try:
+        cur = conn.execute(text, bind(query.params))
+        if query.fetch == "none":
+            return None
+        rows = cur.fetchall()
+    except sqlite3.IntegrityError as exc:
+        raise _constraint(exc) from exc
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc) or "no such column" in str(exc):
+            raise SchemaError(f"the DBOS tables in {where} changed under this client ({exc})") from exc
+        raise
+    except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed"
+        raise SchemaError(f"{where} is not a usable SQLite database ({exc})") from exc
+    if query.fetch == "one":
+        return rows[0] if rows else None
+    return rows
+
+
+def run_on_connection(conn: sqlite3.Connection, op: Op[T]) -> T:
+    """Drive ``op`` on a connection the caller owns, in the caller's transaction: no
+    BEGIN or COMMIT of ours, no retry (a failed statement is the caller's to handle)."""
+    return run_inline(op, lambda query: run_statement(conn, query, "the caller's SQLite connection"))
 
 
 def _set_busy_wait(conn: _Connection, limit: float | None) -> None:
@@ -201,5 +219,5 @@ def is_busy(exc: BaseException) -> bool:
         return False
     code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
     if code is not None:
-        return code & 0xFF in (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (extended codes keep them in the low byte)
+        return bool(code & 0xFF in (5, 6))  # SQLITE_BUSY, SQLITE_LOCKED (extended codes keep them in the low byte)
     return "locked" in str(exc) or "busy" in str(exc)

@@ -14,22 +14,23 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from typing import Any, Concatenate, TypeVar
 
 import psycopg
 from typing_extensions import ParamSpec, Unpack
 
-from . import _calls
+from . import _calls, _ops
 from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
-from ._calls import NeedQueries
 from ._hub import WaitHub
-from ._ops import Emit, Op, Query, Subscribe, Wait
-from ._pool import ConnectionPool
+from ._ops import Emit, NeedQueries, Op, Query, Subscribe, Transaction, Wait
+from ._pool import ConnectionPool, DeadlineConnection
 from ._retry import is_transient
 from ._schema import SchemaInfo
 from ._serialization import FormatChoice
 from ._sql import Queries
+from ._txn import fetch
 from .client_async import AsyncDBOSClient
 from .models import EnqueueOptions, ListWorkflowsFilters, WorkflowStatus
 
@@ -475,6 +476,11 @@ class DBOSClient(ClientBase):
                 return self._execute(action), None
             except OP_ERRORS as exc:
                 return None, exc
+        if isinstance(action, Transaction):
+            try:
+                return self._transaction(action), None
+            except Exception as exc:  # noqa: BLE001 - rolled back; the op decides what it means
+                return None, exc
         if isinstance(action, NeedQueries):
             return self._queries(action.deadline), None
         if isinstance(action, Subscribe):
@@ -489,30 +495,58 @@ class DBOSClient(ClientBase):
 
     def _execute(self, query: Query) -> Any:
         """One statement on a pooled connection; transient failures are retried."""
-        limit = self._attempt_limit(query.deadline, time.monotonic())
+        return self._retried(lambda limit: self._execute_once(query, limit), query.deadline)
+
+    def _transaction(self, action: Transaction) -> Any:
+        """A Transaction's body on one connection in one transaction (``BEGIN IMMEDIATE`` on
+        SQLite); commit, or roll back if it raises. Transient failures retry all of it."""
+        return self._retried(lambda limit: self._transaction_once(action, limit), action.deadline)
+
+    def _retried(self, attempt: Callable[[float | None], T], deadline: float | None) -> T:
+        """Run ``attempt`` once; retry it while the failure is transient, within ``deadline``
+        and the retry budget; then raise what ``ClientBase._translated`` says the caller sees."""
+        limit = self._attempt_limit(deadline, time.monotonic())
         try:
             try:
-                return self._execute_once(query, limit)
+                return attempt(limit)
             except Exception as exc:
                 if not self._retries_after(exc):
                     raise
-            return self._retrying(limit)(self._execute_once, query, limit)
+            return self._retrying(limit)(attempt, limit)  # type: ignore[no-any-return]
         except Exception as exc:
             error = self._translated(exc)
             if error is None:
                 raise
             raise error from exc
 
+    def _run_on_connection(self, op: Op[T], conn: Any) -> T:
+        """Drive an ``_ops`` op on a connection the caller owns (psycopg ``Connection`` or
+        ``sqlite3.Connection``), inside the caller's transaction: no BEGIN or COMMIT of
+        ours, no retry. Resolve the schema first (``self._queries``): the op may yield
+        only Query and Transaction."""
+        from ._txn import run_on_connection
+
+        return run_on_connection(conn, op)
+
     def _execute_once(self, query: Query, limit: float | None) -> Any:
         if self._sqlite is not None:
             return self._sqlite.execute(query, limit)
+        with self._connection(limit) as conn:
+            return fetch(conn, query)
+
+    def _transaction_once(self, action: Transaction, limit: float | None) -> Any:
+        if self._sqlite is not None:
+            return self._sqlite.transaction(action.body, limit)
+        with self._connection(limit) as conn, conn.transaction():
+            return _ops.run_inline(action.body(), lambda query: fetch(conn, query))
+
+    @contextmanager
+    def _connection(self, limit: float | None) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection until the block ends, connecting within ``limit`` if need be."""
         pool = self._get_pool()
         try:
             with pool.connection(limit) as conn:
-                cur = conn.execute(query.statement, query.params)
-                if query.fetch == "one":
-                    return cur.fetchone()
-                return cur.fetchall() if query.fetch == "all" else None
+                yield conn
         except psycopg.OperationalError as exc:
             if is_transient(exc):
                 # Other idle connections likely died the same way (server restart):
@@ -522,7 +556,7 @@ class DBOSClient(ClientBase):
 
     def _connect(self, deadline: float | None) -> psycopg.Connection[Any]:
         """A new connection, made in the calling thread within ``deadline``."""
-        return psycopg.Connection.connect(self._config.conninfo, **self._connect_kwargs(deadline))
+        return DeadlineConnection.connect(self._config.conninfo, **self._connect_kwargs(deadline))
 
     def _connect_listener(self) -> psycopg.Connection[Any]:
         return psycopg.Connection.connect(self._config.listener_conninfo, **self._connect_kwargs(None))
@@ -566,3 +600,7 @@ class DBOSClient(ClientBase):
                 conn.execute("SELECT pg_notify(%s, 'stop')", (channel,))
         except Exception:
             logger.debug("could not wake the notification listener", exc_info=True)
+
+    def _get_event_outcome(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> _calls.EventOutcome:
+        """``get_event`` telling "no value yet" from "never will be" (for the CLI); unknown ids raise at once."""
+        return self._run(_calls.get_event_outcome(self._core, workflow_id, key, timeout_seconds))

@@ -12,22 +12,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import psycopg
 from typing_extensions import Unpack
 
-from . import _calls
+from . import _calls, _ops
 from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
-from ._calls import NeedQueries
 from ._hub import AsyncWaiter, WaitHub
-from ._ops import Emit, Op, Query, Subscribe, Wait
-from ._pool import AsyncConnectionPool
+from ._ops import Emit, NeedQueries, Op, Query, Subscribe, Transaction, Wait
+from ._pool import AsyncConnectionPool, AsyncDeadlineConnection
 from ._retry import is_transient
 from ._schema import SchemaInfo
 from ._serialization import FormatChoice
 from ._sql import Queries
+from ._txn import fetch_async
 from .errors import DBOSClientError
 from .models import EnqueueOptions, ListWorkflowsFilters, WorkflowStatus
 
@@ -309,6 +310,11 @@ class AsyncDBOSClient(ClientBase):
                 return await self._execute(action), None
             except OP_ERRORS as exc:
                 return None, exc
+        if isinstance(action, Transaction):
+            try:
+                return await self._transaction(action), None
+            except Exception as exc:  # noqa: BLE001 - rolled back; the op decides what it means
+                return None, exc
         if isinstance(action, NeedQueries):
             return await self._queries(action.deadline), None
         hub = await self._get_hub()
@@ -365,32 +371,67 @@ class AsyncDBOSClient(ClientBase):
 
     async def _execute_alone(self, query: Query) -> Any:
         """One statement on a pooled async connection; transient failures are retried."""
-        limit = self._attempt_limit(query.deadline, time.monotonic())
+        return await self._retried(lambda limit: self._execute_once(query, limit), query.deadline)
+
+    async def _transaction(self, action: Transaction) -> Any:
+        """A Transaction's body on one connection in one transaction (on SQLite, in a worker
+        thread under ``BEGIN IMMEDIATE``); commit, or roll back if it raises. Transient
+        failures retry all of it."""
+        return await self._retried(lambda limit: self._transaction_once(action, limit), action.deadline)
+
+    async def _retried(self, attempt: Callable[[float | None], Awaitable[T]], deadline: float | None) -> T:
+        """``DBOSClient._retried`` for coroutines: once, retried while transient, then translated."""
+        limit = self._attempt_limit(deadline, time.monotonic())
+
+        async def call(limit: float | None) -> T:  # tenacity's AsyncRetrying wants a coroutine function
+            return await attempt(limit)
+
         try:
             try:
-                return await self._execute_once(query, limit)
+                return await call(limit)
             except Exception as exc:
                 if not self._retries_after(exc):
                     raise
-            return await self._retrying(limit, asynchronous=True)(self._execute_once, query, limit)
+            return await self._retrying(limit, asynchronous=True)(call, limit)  # type: ignore[no-any-return]
         except Exception as exc:
             error = self._translated(exc)
             if error is None:
                 raise
             raise error from exc
 
+    async def _run_on_connection(self, op: Op[T], conn: Any) -> T:
+        """Drive an ``_ops`` op on a connection the caller owns (psycopg ``AsyncConnection``
+        or ``sqlite3.Connection``), inside the caller's transaction: no BEGIN or COMMIT of
+        ours, no retry. Resolve the schema first (``await self._queries``): the op may
+        yield only Query and Transaction."""
+        from ._txn import run_on_connection_async
+
+        return await run_on_connection_async(conn, op)
+
     async def _execute_once(self, query: Query, limit: float | None) -> Any:
         if self._sqlite is not None:
-            self._bind_loop()
             # sqlite3 blocks: a worker thread runs the statement, the loop stays free.
-            return await asyncio.get_running_loop().run_in_executor(None, self._sqlite.execute, query, limit)
+            return await self._in_worker_thread(self._sqlite.execute, query, limit)
+        async with self._connection(limit) as conn:
+            return await fetch_async(conn, query)
+
+    async def _transaction_once(self, action: Transaction, limit: float | None) -> Any:
+        if self._sqlite is not None:
+            return await self._in_worker_thread(self._sqlite.transaction, action.body, limit)
+        async with self._connection(limit) as conn, conn.transaction():
+            return await _ops.run_inline_async(action.body(), lambda query: fetch_async(conn, query))
+
+    async def _in_worker_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        self._bind_loop()
+        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+    @asynccontextmanager
+    async def _connection(self, limit: float | None) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection until the block ends, connecting within ``limit`` if need be."""
         pool = await self._get_pool()
         try:
             async with pool.connection(limit) as conn:
-                cur = await conn.execute(query.statement, query.params)
-                if query.fetch == "one":
-                    return await cur.fetchone()
-                return await cur.fetchall() if query.fetch == "all" else None
+                yield conn
         except psycopg.OperationalError as exc:
             if is_transient(exc):
                 await pool.discard_idle()  # the other idle connections likely died the same way
@@ -398,7 +439,7 @@ class AsyncDBOSClient(ClientBase):
 
     async def _connect(self, deadline: float | None) -> psycopg.AsyncConnection[Any]:
         """A new connection, made by the calling task within ``deadline``."""
-        return await psycopg.AsyncConnection.connect(self._config.conninfo, **self._connect_kwargs(deadline))
+        return await AsyncDeadlineConnection.connect(self._config.conninfo, **self._connect_kwargs(deadline))
 
     def _bind_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
@@ -458,3 +499,7 @@ class AsyncDBOSClient(ClientBase):
         except Exception:
             logger.debug("could not wake the notification listener", exc_info=True)
 
+
+    async def _get_event_outcome(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> _calls.EventOutcome:
+        """``get_event`` telling "no value yet" from "never will be" (for the gateway); unknown ids raise at once."""
+        return await self._run(_calls.get_event_outcome(self._core, workflow_id, key, timeout_seconds))

@@ -47,9 +47,9 @@ import inspect
 import json
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 try:
     from fastapi import APIRouter, FastAPI, HTTPException, Request
@@ -215,23 +215,20 @@ class _Gateway:
         workflow_id, key = self.workflow_id(workflow_id), self.key(key)
         timeout = self.timeout(request)
         await self.allow(request, Access("get_event", workflow_id, key))
-        # Unknown ids answer at once; the client itself waits for one, as DBOS does.
-        handle = await self.client.retrieve_workflow(workflow_id)
-        value = await self.client.get_event(workflow_id, key, timeout_seconds=timeout)
-        if value is None:
-            # None is also what a timeout returns: tell a published None from the rest.
-            events = await self.client.get_all_events(workflow_id)
-            if key not in events:
-                status = (await handle.get_status()).status
-                if status in ("SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"):
-                    raise GatewayError(
-                        404, "event_not_published",
-                        f"workflow {workflow_id!r} ended ({status}) without publishing event {key!r}", status=status,
-                    )  # fmt: skip
-                raise GatewayError(
-                    504, "timeout", f"event {key!r} of workflow {workflow_id!r} was not published within {timeout:g} s",
-                    timeout_seconds=timeout,
-                )  # fmt: skip
+        # Unknown ids answer at once (404); the public get_event would wait for one, as DBOS does.
+        outcome = await self.client._get_event_outcome(workflow_id, key, timeout_seconds=timeout)
+        if outcome.kind == "never":
+            raise GatewayError(
+                404, "event_not_published",
+                f"workflow {workflow_id!r} ended ({outcome.status}) without publishing event {key!r}",
+                status=outcome.status,
+            )  # fmt: skip
+        if outcome.kind == "not_yet":
+            raise GatewayError(
+                504, "timeout", f"event {key!r} of workflow {workflow_id!r} was not published within {timeout:g} s",
+                timeout_seconds=timeout,
+            )  # fmt: skip
+        value = outcome.value
         return JSONResponse({"workflow_id": workflow_id, "key": key, "value": _jsonable(value, f"event {key!r}")})
 
     async def get_all_events(self, request: Request, workflow_id: str) -> JSONResponse:
@@ -269,7 +266,7 @@ class _Gateway:
         done = False
         try:  # an unknown workflow raises WorkflowNotFoundError (404) at the first read
             # timeout 0: every value already written, then StreamTimeoutError if it is still open.
-            async with contextlib.aclosing(self.client.read_stream(workflow_id, key, offset=offset, timeout_seconds=0)) as it:
+            async with _closing(self.client.read_stream(workflow_id, key, offset=offset, timeout_seconds=0)) as it:
                 async for value in it:
                     values.append(_jsonable(value, f"stream {key!r}"))
                     if len(values) >= self.limits.max_stream_values:
@@ -290,7 +287,7 @@ class _Gateway:
                     stream = self.client.read_stream(
                         workflow_id, key, offset=offset, timeout_seconds=self.limits.sse_keepalive_seconds
                     )
-                    async with contextlib.aclosing(stream) as it:
+                    async with _closing(stream) as it:
                         async for value in it:
                             data = json.dumps(_jsonable(value, f"stream {key!r}"))
                             yield f"id: {offset}\ndata: {data}\n\n"
@@ -303,6 +300,11 @@ class _Gateway:
             reason = "error"
             yield f"event: error\ndata: {json.dumps(_to_gateway_error(exc).body())}\n\n"
         yield f"event: end\ndata: {json.dumps({'reason': reason, 'next_offset': offset})}\n\n"
+
+
+def _closing(stream: AsyncIterator[Any]) -> contextlib.aclosing[AsyncGenerator[Any, None]]:
+    """Close a ``read_stream`` iterator (an async generator) when the answer is done with it."""
+    return contextlib.aclosing(cast("AsyncGenerator[Any, None]", stream))
 
 
 def _jsonable(value: Any, what: str) -> Any:

@@ -17,6 +17,8 @@ __all__ = [
     "RetryPolicy",
     "PollPolicy",
     "ACTIVE_STATUSES",
+    "FINAL_STATUSES",
+    "ALL_STATUSES",
 ]
 
 
@@ -91,7 +93,11 @@ class ListWorkflowsFilters(TypedDict, total=False):
 
 
 class WorkflowStatusString:
-    """The values of ``workflow_status.status``."""
+    """The values of ``workflow_status.status``: declared here once.
+
+    Every status the client writes, compares or puts into SQL comes from here (and from
+    the sets below); ``_sql_common.status_in`` renders a set into a statement.
+    """
 
     PENDING = "PENDING"
     ENQUEUED = "ENQUEUED"
@@ -102,8 +108,14 @@ class WorkflowStatusString:
     MAX_RECOVERY_ATTEMPTS_EXCEEDED = "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
 
 
+_S = WorkflowStatusString
+#: Every status DBOS writes.
+ALL_STATUSES = frozenset(value for name, value in vars(WorkflowStatusString).items() if name.isupper())
 #: A workflow in one of these may still run, publish and write.
-ACTIVE_STATUSES = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
+ACTIVE_STATUSES = frozenset({_S.PENDING, _S.ENQUEUED, _S.DELAYED})
+#: Finished for good: no resume, no fork in place, nothing more will be written. (A
+#: CANCELLED or dead-lettered workflow is not active, but can still be resumed.)
+FINAL_STATUSES = frozenset({_S.SUCCESS, _S.ERROR})
 
 
 @dataclass

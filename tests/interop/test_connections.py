@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import subprocess
 import sys
@@ -189,3 +190,46 @@ def test_the_retry_budget_counts_the_first_attempt() -> None:
         client.retrieve_workflow("wf")
     client.close()
     assert time.monotonic() - start < 6.5
+
+
+def _refused_url() -> str:
+    """A port where nothing listens: every connection is refused at once."""
+    from cluster import _free_port
+
+    return f"postgresql://postgres@127.0.0.1:{_free_port()}/nowhere"
+
+
+def test_no_retries_means_a_refused_connection_fails_at_once() -> None:
+    """retry_connection_errors=False: one attempt, no wait for the pool (found: enqueue took 10 s)."""
+    with DBOSClient(system_database_url=_refused_url(), retry_connection_errors=False) as client:
+        calls = {
+            "enqueue": lambda: client.enqueue({"queue_name": QUEUE, "workflow_name": "echo"}, 1),
+            "send": lambda: client.send("wf", "hello", topic="t", idempotency_key="once"),
+            "get_event": lambda: client.get_event("wf", "k", timeout_seconds=30),
+        }
+        for name, call in calls.items():
+            start = time.monotonic()
+            with pytest.raises(DatabaseUnavailableError, match="refused"):
+                call()
+            elapsed = time.monotonic() - start
+            assert elapsed < 2, f"{name} took {elapsed:.2f}s"
+
+
+def test_no_retries_means_a_refused_connection_fails_at_once_async() -> None:
+    from dbos_client import AsyncDBOSClient
+
+    async def main() -> None:
+        async with AsyncDBOSClient(system_database_url=_refused_url(), retry_connection_errors=False) as client:
+            calls = {
+                "enqueue": lambda: client.enqueue({"queue_name": QUEUE, "workflow_name": "echo"}, 1),
+                "send": lambda: client.send("wf", "hello", topic="t", idempotency_key="once"),
+                "get_event": lambda: client.get_event("wf", "k", timeout_seconds=30),
+            }
+            for name, call in calls.items():
+                start = time.monotonic()
+                with pytest.raises(DatabaseUnavailableError, match="refused"):
+                    await asyncio.wait_for(call(), 15)
+                elapsed = time.monotonic() - start
+                assert elapsed < 2, f"{name} took {elapsed:.2f}s"
+
+    asyncio.run(main())

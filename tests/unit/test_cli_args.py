@@ -26,6 +26,8 @@ from dbos_client import (
     WorkflowStatus,
     cli,
 )
+from dbos_client._ops import EventOutcome
+from dbos_client.cli import _args, _commands, _output, _watch
 
 URL = "postgresql://postgres@127.0.0.1:5432/never_connected"
 
@@ -53,7 +55,7 @@ def test_enqueue_arguments() -> None:
     )  # fmt: skip
     assert (args.workflow_name, args.queue, args.args, args.kwargs) == ("checkout", "orders", ["A-17", 42.5], {"rush": True})
     assert (args.workflow_id, args.dedup_id, args.priority, args.app_version) == ("w1", "d1", 3, "v7")
-    assert (args.timeout, args.delay, args.portable, args.run) == (60.0, 1.5, True, cli.cmd_enqueue)
+    assert (args.timeout, args.delay, args.portable, args.run) == (60.0, 1.5, True, _commands.cmd_enqueue)
 
 
 def test_enqueue_args_from_a_file_and_stdin(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -76,7 +78,7 @@ def test_url_and_schema_before_or_after_the_command() -> None:
 
 def test_send_message_positional_file_or_stdin(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     args = parse("send", "w", '{"cancel": true}', "--topic", "cancel", "--idempotency-key", "k")
-    assert (args.message, args.topic, args.idempotency_key, args.file) == ({"cancel": True}, "cancel", "k", cli._MISSING)
+    assert (args.message, args.topic, args.idempotency_key, args.file) == ({"cancel": True}, "cancel", "k", _args.MISSING)
     assert parse("send", "w", "null").message is None  # None is a message, not "no message"
     f = tmp_path / "m.json"
     f.write_text('"hi"')
@@ -240,20 +242,20 @@ class Opaque:
 
 def test_jsonable() -> None:
     value = {"t": (1, 2), "s": {3}, "o": Opaque(), 1: None, None: [float("nan"), 1.5], (1, 2): "k", "e": KeyError("k")}
-    assert cli.jsonable(value) == {
+    assert _output.jsonable(value) == {
         "t": [1, 2], "s": "{3}", "o": "Opaque()", "1": None, "null": ["nan", 1.5], "(1, 2)": "k",
         "e": {"type": "KeyError", "message": "'k'"},
     }  # fmt: skip
     cyclic: list[Any] = []
     cyclic.append(cyclic)
-    json.dumps(cli.jsonable(cyclic))  # does not recurse forever
+    json.dumps(_output.jsonable(cyclic))  # does not recurse forever
 
 
 def test_describe_error() -> None:
-    assert cli.describe_error(ValueError("boom")) == {"type": "ValueError", "message": "boom"}
+    assert _output.describe_error(ValueError("boom")) == {"type": "ValueError", "message": "boom"}
     app_error = type("AppError", (Exception,), {"__module__": "app.errors"})
-    assert cli.describe_error(app_error("x")) == {"type": "app.errors.AppError", "message": "x"}
-    assert cli.describe_error(PortableWorkflowError("late", "TimeoutError")) == {"type": "TimeoutError", "message": "late"}
+    assert _output.describe_error(app_error("x")) == {"type": "app.errors.AppError", "message": "x"}
+    assert _output.describe_error(PortableWorkflowError("late", "TimeoutError")) == {"type": "TimeoutError", "message": "late"}
 
 
 def test_status_json_has_every_field() -> None:
@@ -261,7 +263,7 @@ def test_status_json_has_every_field() -> None:
         workflow_id="w", status="ERROR", name="fail", input={"args": (1,), "kwargs": {}}, error=ValueError("boom"),
         output=Opaque(),
     )  # fmt: skip
-    out = cli.status_json(status)
+    out = _output.status_json(status)
     assert list(out) == [f for f in WorkflowStatus.__dataclass_fields__]
     assert out["input"] == {"args": [1], "kwargs": {}}
     assert out["error"] == {"type": "ValueError", "message": "boom"}
@@ -276,8 +278,8 @@ class FakeTTY(io.StringIO):
 
 def test_emit_indents_for_a_terminal_only() -> None:
     pipe, tty = io.StringIO(), FakeTTY()
-    cli.emit({"a": [1]}, pipe)
-    cli.emit({"a": [1]}, tty)
+    _output.emit({"a": [1]}, pipe)
+    _output.emit({"a": [1]}, tty)
     assert pipe.getvalue() == '{"a": [1]}\n'
     assert tty.getvalue() == '{\n  "a": [\n    1\n  ]\n}\n'
 
@@ -296,14 +298,14 @@ def test_emit_indents_for_a_terminal_only() -> None:
     ],
 )  # fmt: skip
 def test_progress_fraction(value: Any, fraction: Any) -> None:
-    assert cli.progress_fraction(value) == fraction
+    assert _watch.progress_fraction(value) == fraction
 
 
 def test_render_progress_bar() -> None:
-    assert cli.render_progress_bar(0.0, 10) == "[----------]   0%"
-    assert cli.render_progress_bar(0.3, 10) == "[###-------]  30%"
-    assert cli.render_progress_bar(1.0, 10) == "[##########] 100%"
-    assert cli.render_progress_bar(2.0, 4) == "[####] 100%"  # clamped
+    assert _watch.render_progress_bar(0.0, 10) == "[----------]   0%"
+    assert _watch.render_progress_bar(0.3, 10) == "[###-------]  30%"
+    assert _watch.render_progress_bar(1.0, 10) == "[##########] 100%"
+    assert _watch.render_progress_bar(2.0, 4) == "[####] 100%"  # clamped
 
 
 def _status(state: str = "PENDING", **kw: Any) -> WorkflowStatus:
@@ -312,7 +314,7 @@ def _status(state: str = "PENDING", **kw: Any) -> WorkflowStatus:
 
 def test_render_block() -> None:
     events = {"progress": {"done": 1, "total": 4}, "pct": 50, "done": {"count": 4}}
-    lines = cli.render_block(_status(), events, width=80, now_ms=2_000)
+    lines = _watch.render_block(_status(), events, width=80, now_ms=2_000)
     assert lines == [
         "PENDING  1.0s  wf-1  publish_events",
         "  done      {\"count\": 4}",
@@ -320,18 +322,18 @@ def test_render_block() -> None:
         "  progress  [#####---------------]  25%  {\"done\": 1, \"total\": 4}",
     ]
     # Finished: the elapsed time stops at the last update; the status is coloured if asked.
-    final = cli.render_block(_status("SUCCESS"), {}, width=80, now_ms=99_000, color=True)
+    final = _watch.render_block(_status("SUCCESS"), {}, width=80, now_ms=99_000, color=True)
     assert final == ["\x1b[32mSUCCESS\x1b[0m  2.5s  wf-1  publish_events"]
 
 
 def test_render_block_never_wraps() -> None:
-    lines = cli.render_block(_status(), {"k": "x" * 500}, width=30, now_ms=2_000)
+    lines = _watch.render_block(_status(), {"k": "x" * 500}, width=30, now_ms=2_000)
     assert all(len(line) < 30 for line in lines)
 
 
 def test_plain_view_prints_changes_only() -> None:
     out = io.StringIO()
-    view = cli.PlainView(out, "log")
+    view = _watch.PlainView(out, "log")
     view.show(_status("ENQUEUED"), {}, [])
     view.show(_status(), {"progress": 0}, ["first"])
     view.show(_status(), {"progress": 0}, [])
@@ -350,13 +352,52 @@ def test_plain_view_prints_changes_only() -> None:
 def test_terminal_view_redraws_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     out = FakeTTY()
-    view = cli.TerminalView(out, "log")
+    view = _watch.TerminalView(out, "log")
     view.show(_status(), {"progress": 0.5}, [])
     view.show(_status(), {"progress": 0.75}, ["line 1"])
     view.close()
     text = out.getvalue()
-    assert text.startswith(cli.TerminalView.HIDE_CURSOR) and text.endswith(cli.TerminalView.SHOW_CURSOR)
-    first, second = text[len(cli.TerminalView.HIDE_CURSOR) :].split("\x1b[2F\x1b[J")  # up 2 lines, erase below
+    assert text.startswith(_watch.TerminalView.HIDE_CURSOR) and text.endswith(_watch.TerminalView.SHOW_CURSOR)
+    first, second = text[len(_watch.TerminalView.HIDE_CURSOR) :].split("\x1b[2F\x1b[J")  # up 2 lines, erase below
     assert "[##########----------]  50%" in first
     # The stream line is printed above the redrawn block, where it stays.
     assert second.startswith('log: "line 1"\nPENDING') and "75%" in second
+
+
+# -- get-event: one outcome, one exit code ------------------------------------------------
+
+
+class OutcomeClient:
+    """Stands in for DBOSClient: answers get-event with a fixed outcome, and counts the calls."""
+
+    def __init__(self, outcome: Any) -> None:
+        self.outcome, self.calls = outcome, 0
+
+    def _get_event_outcome(self, workflow_id: str, key: str, timeout_seconds: float) -> Any:
+        self.calls += 1
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        return self.outcome
+
+
+@pytest.mark.parametrize(
+    "outcome, code, printed",
+    [
+        (EventOutcome("value", {"n": 1}), cli.EXIT_OK, '{"n": 1}\n'),
+        (EventOutcome("value", None), cli.EXIT_OK, "null\n"),  # a published None is a value
+        (EventOutcome("not_yet", status="PENDING"), cli.EXIT_TIMEOUT, ""),
+        (EventOutcome("never", status="SUCCESS"), cli.EXIT_TIMEOUT, ""),
+    ],
+)
+def test_get_event_prints_the_value_or_exits_3_after_one_call(
+    outcome: EventOutcome, code: int, printed: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = OutcomeClient(outcome)
+    assert _commands.cmd_get_event(client, parse("get-event", "w", "k")) == code  # type: ignore[arg-type]
+    assert (capsys.readouterr().out, client.calls) == (printed, 1)
+
+
+def test_get_event_of_an_unknown_workflow_is_exit_4() -> None:
+    with pytest.raises(WorkflowNotFoundError) as exc:
+        _commands.cmd_get_event(OutcomeClient(WorkflowNotFoundError("w")), parse("get-event", "w", "k"))  # type: ignore[arg-type]
+    assert cli.exit_code_for(exc.value) == cli.EXIT_NOT_FOUND

@@ -7,7 +7,6 @@ import math
 import uuid
 from typing import Any
 
-import dbos
 import pytest
 
 from dbos_client import InvalidArgumentError, SerializationError, WorkflowSerializationFormat
@@ -29,7 +28,7 @@ def build(options: Any = None, *args: Any, app: Any = "client-app", codec: Codec
     return build_enqueue(opts, args, kwargs, codec or Codec(), app)
 
 
-def with_(**extra: Any) -> dict:
+def with_(**extra: Any) -> dict[str, Any]:
     return {**BASE, **extra}
 
 
@@ -98,7 +97,7 @@ INVALID = {
 
 
 @pytest.mark.parametrize("options, name", INVALID.values(), ids=INVALID.keys())
-def test_invalid_option_names_the_option(options: dict, name: str) -> None:
+def test_invalid_option_names_the_option(options: dict[str, Any], name: str) -> None:
     with pytest.raises(InvalidArgumentError) as info:
         build(options)
     assert name in str(info.value)
@@ -291,8 +290,6 @@ def test_explicit_none_application_name_overrides_the_client() -> None:
         ("portable", PORTABLE),
         ("native", PICKLE),
         (WorkflowSerializationFormat.PORTABLE, PORTABLE),
-        (dbos.WorkflowSerializationFormat.PORTABLE, PORTABLE),
-        (dbos.WorkflowSerializationFormat.NATIVE, PICKLE),
     ],
 )
 def test_serialization_type(choice: Any, tag: str) -> None:
