@@ -330,6 +330,21 @@ def test_a_transaction_pooler_is_not_trusted_to_deliver_notifications(setup: Set
     assert max(wakes) < 2.0, wakes
 
 
+@transaction_mode
+def test_use_listen_notify_false_opens_no_listener_through_the_pooler(setup: Setup) -> None:
+    """What the README advises behind a transaction pooler with no listener URL."""
+    with DBOSClient(system_database_url=setup.url, use_listen_notify=False) as c:
+        handle = _enqueue(c, "event_after_message", "k", "t", 60)
+        thread, out = _in_thread(c.get_event, handle.workflow_id, "k", 60)
+        time.sleep(0.5)
+        c.send(handle.workflow_id, "polled", topic="t")
+        thread.join(60)
+        assert out == ["polled"]
+        names = [row["application_name"] for row in setup.bouncer.admin("SHOW CLIENTS")]
+    assert any(name.startswith("dbos_client/") for name in names), names
+    assert not any(name.endswith(" listener") for name in names), names
+
+
 @session_mode
 def test_session_pooler_keeps_listen(setup: Setup) -> None:
     with DBOSClient(system_database_url=setup.url, poll_policy=SLOW_POLL) as c:
