@@ -13,7 +13,7 @@ import psycopg
 
 from ._calls import ClientCore
 from ._config import DatabaseConfig, resolve
-from ._hub import Waiter
+from ._hub_state import Registration
 from ._options import optional_text, require_text
 from ._serialization import Codec
 from .errors import InvalidArgumentError
@@ -193,4 +193,4 @@ class OpState:
     __slots__ = ("waiter",)
 
     def __init__(self) -> None:
-        self.waiter: Waiter | None = None
+        self.waiter: Registration | None = None

@@ -21,7 +21,7 @@ from typing_extensions import Unpack
 from . import _calls
 from ._base import SCHEMA_CHANGED, ClientBase, OpState, recording_connection_class
 from ._calls import NeedQueries
-from ._hub import WaitHub
+from ._hub import Waiter, WaitHub
 from ._ops import ConstraintViolation, Emit, Op, Query, Subscribe, Wait
 from ._retry import is_transient, retrying
 from ._schema import SchemaInfo
@@ -542,7 +542,7 @@ class DBOSClient(ClientBase):
             state.waiter = self._get_hub().subscribe(action.check)
             return None, None
         if isinstance(action, Wait):
-            assert state.waiter is not None, "an op must Subscribe before it Waits"
+            assert isinstance(state.waiter, Waiter), "an op must Subscribe before it Waits"
             self._get_hub().wait(state.waiter, action.check, action.deadline)
             if self._closed:
                 raise DBOSClientError("this DBOSClient was closed while the call was waiting")
@@ -625,8 +625,9 @@ class DBOSClient(ClientBase):
             if self._closed:
                 raise DBOSClientError("this DBOSClient is closed")
             if self._hub is None:
+                listener_conninfo = self._config.listener_conninfo
                 self._hub = WaitHub(
-                    listener_conninfo=self._config.listener_conninfo,
+                    connect_listener=lambda: psycopg.connect(listener_conninfo, autocommit=True),
                     ready_query=q.ready_waits,
                     run_query=lambda statement, params: self._execute(Query(statement, params)),
                     notify=self._notify_once,

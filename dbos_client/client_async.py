@@ -10,9 +10,10 @@ client): no thread per call, and a waiting task holds no connection.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import psycopg
@@ -21,7 +22,7 @@ from typing_extensions import Unpack
 from . import _calls
 from ._base import SCHEMA_CHANGED, ClientBase, OpState, recording_connection_class
 from ._calls import NeedQueries
-from ._hub import AsyncWaiter, WaitHub
+from ._hub_async import AsyncWaiter, AsyncWaitHub
 from ._ops import ConstraintViolation, Emit, Op, Query, Subscribe, Wait
 from ._retry import is_transient, retrying
 from ._schema import SchemaInfo
@@ -37,10 +38,6 @@ logger = logging.getLogger("dbos_client")
 
 R = TypeVar("R")
 T = TypeVar("T")
-
-#: The hub's poller thread runs its query on the client's loop; it gives up after this.
-_POLLER_QUERY_TIMEOUT = 10.0
-
 
 def _frozen(params: Any) -> Any:
     """A hashable twin of statement parameters (dicts and lists nest in list filters)."""
@@ -105,7 +102,7 @@ class AsyncDBOSClient(ClientBase):
 
     def _init_io(self) -> None:
         self._pool: AsyncConnectionPool[Any] | None = None
-        self._hub: WaitHub | None = None
+        self._hub: AsyncWaitHub | None = None
         self._q: Queries | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pool_lock = asyncio.Lock()
@@ -122,11 +119,7 @@ class AsyncDBOSClient(ClientBase):
         self._closed = True
         hub, self._hub = self._hub, None
         if hub is not None:
-            channel = hub.listener_channel
-            if channel is not None:
-                await self._notify_once(channel)  # ends the listener's blocking wait now
-            # Joining the hub's threads must not block the loop: the poller may need it.
-            await asyncio.to_thread(hub.close)
+            await hub.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
@@ -148,7 +141,7 @@ class AsyncDBOSClient(ClientBase):
         self._closed = True
         hub, self._hub = self._hub, None
         if hub is not None:
-            hub.close()
+            hub.close_soon()
         if self._sqlite is not None:
             self._sqlite.close()
         pool, self._pool = self._pool, None
@@ -339,11 +332,11 @@ class AsyncDBOSClient(ClientBase):
             return await self._queries(action.deadline), None
         if isinstance(action, Subscribe):
             hub = await self._get_hub()
-            state.waiter = hub.subscribe(action.check, loop=asyncio.get_running_loop())
+            state.waiter = hub.subscribe(action.check)
             return None, None
         if isinstance(action, Wait):
             assert isinstance(state.waiter, AsyncWaiter), "an op must Subscribe before it Waits"
-            await (await self._get_hub()).async_wait(state.waiter, action.check, action.deadline)
+            await (await self._get_hub()).wait(state.waiter, action.check, action.deadline)
             if self._closed:
                 raise DBOSClientError("this AsyncDBOSClient was closed while the call was waiting")
             return None, None
@@ -462,43 +455,35 @@ class AsyncDBOSClient(ClientBase):
                 self._pool = pool
             return self._pool
 
-    async def _get_hub(self) -> WaitHub:
+    async def _get_hub(self) -> AsyncWaitHub:
         hub = self._hub
         if hub is not None:
             return hub
         q = await self._queries(None)
-        loop = self._bind_loop()
+        self._bind_loop()
         if self._closed:
             raise DBOSClientError("this AsyncDBOSClient is closed")
         if self._hub is None:
-
             sqlite = self._sqlite
+            changed: Callable[[], Awaitable[bool]] | None = None
+            if sqlite is not None:
+                # sqlite3 blocks: the poller's gate and query run in a worker thread per tick.
+                def run_query(statement: Any, params: Any) -> Awaitable[Any]:
+                    return asyncio.to_thread(sqlite.execute, Query(statement, params), None)
 
-            def run_query(statement: Any, params: Any) -> Any:
-                if sqlite is not None:
-                    return sqlite.execute(Query(statement, params), None)  # the poller's own thread will do
-                # The poller thread borrows the client's loop and pool for its one query per tick.
-                future = asyncio.run_coroutine_threadsafe(self._execute(Query(statement, params)), loop)
-                return future.result(_POLLER_QUERY_TIMEOUT)
+                changed = functools.partial(asyncio.to_thread, sqlite.changed)
+            else:
 
-            self._hub = WaitHub(
-                listener_conninfo=self._config.listener_conninfo,
+                def run_query(statement: Any, params: Any) -> Awaitable[Any]:
+                    return self._execute(Query(statement, params))  # the client's own pool, on its loop
+
+            listener_conninfo = self._config.listener_conninfo
+            self._hub = AsyncWaitHub(
+                connect_listener=lambda: psycopg.AsyncConnection.connect(listener_conninfo, autocommit=True),
                 ready_query=q.ready_waits,
                 run_query=run_query,
-                notify=None,  # close() wakes the listener itself, without blocking the loop
                 policy=self._poll_policy,
                 app_notifies=q.info.notifications_trigger,
-                changed=sqlite.changed if sqlite is not None else None,
+                changed=changed,
             )
         return self._hub
-
-    async def _notify_once(self, channel: str) -> None:
-        pool = self._pool
-        if pool is None:
-            return
-        try:
-            async with pool.connection(timeout=1.0) as conn:
-                await conn.execute("SELECT pg_notify(%s, 'stop')", (channel,))
-        except Exception:
-            logger.debug("could not wake the notification listener", exc_info=True)
-
