@@ -751,6 +751,9 @@ def measure_async_waiters(ctx: Context, baseline: float) -> dict[str, Any]:
 
     async def main() -> dict[str, Any]:
         async with AsyncDBOSClient(system_database_url=ctx.url) as client:
+            # Connected and the schema known before the N tasks start: N first calls on a cold
+            # client queue one by one on its schema lock, so their reads are not coalesced.
+            await client.check_connection()
             timeout = STATS_FLUSH_LAG + s.window + 120
             tasks = [asyncio.create_task(client.get_event(wid, key, timeout)) for _ in range(n)]
             await asyncio.sleep(STATS_FLUSH_LAG)
