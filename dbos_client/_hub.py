@@ -183,12 +183,11 @@ class WaitHub:
                 return
             now = self._clock()
             with self._lock:
-                waiting = self._state.waiting()
-                if not waiting:
+                if not self._state.someone_waits():
                     # Under the lock: a wait starting now sets it again after this.
                     self._someone_waits.clear()
                     continue
-            delay = self._state.poll_delay(waiting, now)
+            delay = self._state.poll_delay(now)
             if delay > 0:
                 # Interruptible: a result wait arriving, or lost trust, shortens the interval.
                 self._retick.wait(delay)

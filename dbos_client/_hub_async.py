@@ -208,13 +208,12 @@ class AsyncWaitHub:
 
     async def _poll_loop(self) -> None:
         while not self._stopped:
-            waiting = self._state.waiting()
-            if not waiting:
+            if not self._state.someone_waits():
                 self._someone_waits.clear()
                 await self._someone_waits.wait()
                 continue
             now = self._clock()
-            delay = self._state.poll_delay(waiting, now)
+            delay = self._state.poll_delay(now)
             if delay > 0:
                 # Interruptible: a result wait arriving, or lost trust, shortens the interval.
                 self._retick.clear()

@@ -118,6 +118,8 @@ class HubState(Generic[W]):
         self.waiters: set[W] = set()
         self.by_payload: dict[tuple[str, str], set[W]] = {}
         self._waiting: set[W] = set()
+        #: The waiting ones only polling can end (results): while any waits, poll fast.
+        self._polled_only: set[W] = set()
         self.listening = False
         self.selftest_ok = False
         self.distrust_until = 0.0
@@ -138,6 +140,7 @@ class HubState(Generic[W]):
         waiter = cast(W, registration)  # discarding what was never added is a no-op
         self.waiters.discard(waiter)
         self._waiting.discard(waiter)
+        self._polled_only.discard(waiter)
         check = waiter.check
         if check.channel is not None and check.payload is not None:
             key = (check.channel, check.payload)
@@ -151,19 +154,26 @@ class HubState(Generic[W]):
         """The waiter blocks now. True if only polling can end this wait (re-tick fast)."""
         waiter.check = check  # same channel and payload as subscribed; a stream's offset moves
         waiter.waiting = True
+        polled_only = not check.notified
         if waiter in self.waiters:
             self._waiting.add(waiter)
-        return not check.notified
+            if polled_only:
+                self._polled_only.add(waiter)
+        return polled_only
 
     def end_wait(self, waiter: W) -> None:
         waiter.waiting = False
         self._waiting.discard(waiter)
+        self._polled_only.discard(waiter)
         # Cleared before the op re-reads: a notification arriving during that read sets
         # it again and the next wait returns at once.
         waiter.clear()
 
     def waiting(self) -> list[W]:
         return list(self._waiting)
+
+    def someone_waits(self) -> bool:
+        return bool(self._waiting)
 
     def concerned(self, channel: str, payload: str) -> list[W]:
         """The waiters a notification on ``channel`` with ``payload`` wakes."""
@@ -207,16 +217,16 @@ class HubState(Generic[W]):
 
     # -- the poller ------------------------------------------------------------------
 
-    def interval(self, waiting: Iterable[W], now: float) -> float:
+    def interval(self, now: float) -> float:
         """Fast unless notifications are trusted and every wait is one they announce."""
-        fast = not self.trusted(now) or any(not w.check.notified for w in waiting)
+        fast = not self.trusted(now) or bool(self._polled_only)
         return self.policy.interval_seconds if fast else self.policy.max_interval_seconds
 
-    def poll_delay(self, waiting: Iterable[W], now: float) -> float:
+    def poll_delay(self, now: float) -> float:
         """Seconds until the next tick is due (zero or less: now)."""
         if self._last_tick is None:
             return 0.0
-        return self._last_tick + self.interval(waiting, now) - now
+        return self._last_tick + self.interval(now) - now
 
     def ticked(self, now: float) -> None:
         self._last_tick = now
@@ -250,6 +260,8 @@ class HubState(Generic[W]):
         ``NOTIFY_GRACE_SECONDS``, then settles it (``settle_suspects``).
         """
         ready = {(kind, wid, key): notifiable for kind, wid, key, notifiable in rows}
+        if not ready:
+            return [], []
         trusted = self.trusted(now)
         wake: list[W] = []
         suspects: list[W] = []

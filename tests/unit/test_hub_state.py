@@ -106,10 +106,10 @@ def test_a_value_found_first_by_polling_distrusts_after_the_grace_then_trust_ret
     assert wake == [] and suspects == [w]  # the listener gets a grace period first
     assert state.settle_suspects(suspects, 1.25) == 1
     assert not state.trusted(1.25)
-    assert state.interval(state.waiting(), 1.25) == FAST
+    assert state.interval(1.25) == FAST
     assert not state.trusted(1.25 + DISTRUST_SECONDS - 0.01)
     assert state.trusted(1.25 + DISTRUST_SECONDS)  # the distrust expires
-    assert state.interval(state.waiting(), 1.25 + DISTRUST_SECONDS) == SLOW
+    assert state.interval(1.25 + DISTRUST_SECONDS) == SLOW
 
 
 def test_a_suspect_the_listener_woke_in_time_is_no_miss() -> None:
@@ -138,22 +138,27 @@ def test_what_polling_finds_is_woken_at_once_when_not_a_suspect() -> None:
 def test_interval_is_fast_unless_trusted_and_only_notified_waits() -> None:
     state = _state()
     _waiting(state, Check("event", "wf", "k"))
-    assert state.interval(state.waiting(), 0.0) == FAST
+    assert state.interval(0.0) == FAST
     state.listener_up(0.0)
     state.selftest_arrived()
-    assert state.interval(state.waiting(), 0.0) == SLOW
-    _waiting(state, Check("result", "wf"))  # completions are never notified
-    assert state.interval(state.waiting(), 0.0) == FAST
+    assert state.interval(0.0) == SLOW
+    (r,) = _waiting(state, Check("result", "wf"))  # completions are never notified
+    assert state.interval(0.0) == FAST
+    state.end_wait(r)
+    assert state.interval(0.0) == SLOW
+    state.begin_wait(r, r.check)
+    state.remove(r)  # a cancelled wait leaves nothing that keeps the poller fast
+    assert state.interval(0.0) == SLOW and state.someone_waits()
 
 
 def test_poll_delay_counts_from_the_last_tick() -> None:
     state = _trusted_state(0.0)
     _waiting(state, Check("event", "wf", "k"))
-    assert state.poll_delay(state.waiting(), 5.0) <= 0  # never ticked: due now
+    assert state.poll_delay(5.0) <= 0  # never ticked: due now
     state.ticked(5.0)
-    assert state.poll_delay(state.waiting(), 5.25) == pytest.approx(SLOW - 0.25)
+    assert state.poll_delay(5.25) == pytest.approx(SLOW - 0.25)
     state.distrust(5.5)
-    assert state.poll_delay(state.waiting(), 5.5) < 0  # fast now, and overdue
+    assert state.poll_delay(5.5) < 0  # fast now, and overdue
 
 
 def test_begin_wait_says_when_only_polling_can_end_the_wait() -> None:
