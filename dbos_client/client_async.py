@@ -2,9 +2,10 @@
 
 It drives the very operations ``DBOSClient`` drives (``_calls`` and ``_ops``); only the
 I/O differs: an ``AsyncConnectionPool``, tenacity's ``AsyncRetrying``, and waits that
-suspend the task instead of a thread. Waits are woken by the same wait hub as the sync
-client's (one listener connection, one shared poller, in two background threads per
-client): no thread per call, and a waiting task holds no connection.
+suspend the task instead of a thread. Waits are woken by a wait hub on the client's own
+loop (``_hub_async``: one listener connection and one shared poller, as two tasks, making
+the sync hub's decisions): no thread per call or per wake-up, and a waiting task holds no
+connection.
 """
 
 from __future__ import annotations
