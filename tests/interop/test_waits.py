@@ -79,6 +79,22 @@ def test_async_listener_outage_is_survived_on_the_loop(runtime: Runtime) -> None
     asyncio.run(scenario())
 
 
+def test_a_reader_beyond_int4_offsets_does_not_break_polling_for_the_others(runtime: Runtime) -> None:
+    """The poller sends stream offsets as int[]: one reader at offset 2**31 must not fail it for all."""
+    with DBOSClient(system_database_url=runtime.url, use_listen_notify=False) as client:
+        handle = client.enqueue({"queue_name": QUEUE, "workflow_name": "event_after_message"}, "k", "t", 60)
+        far: list = []
+        reader = threading.Thread(target=lambda: far.extend(client.read_stream(handle.workflow_id, "s", offset=2**31)))
+        reader.start()
+        thread, out = _blocked_get_event(client, handle.workflow_id, "k")
+        _until(lambda: _waiting(client) == 2)
+        client.send(handle.workflow_id, "found by polling", topic="t")
+        thread.join(30)
+        assert out == ["found by polling"]
+        reader.join(30)  # the workflow ended: the far reader's stream is over
+        assert not reader.is_alive() and far == []
+
+
 def test_waits_on_500_different_keys_all_complete(client: DBOSClient) -> None:
     n = 500
     handle = client.enqueue({"queue_name": QUEUE, "workflow_name": "publish_keys"}, "key", n, "go")
