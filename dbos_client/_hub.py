@@ -25,7 +25,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ._hub_state import NOTIFY_GRACE_SECONDS, HubState, Registration
+from ._hub_state import NOTIFY_GRACE_SECONDS, HubState, HubView, Registration
 from ._options import new_id
 from ._text import first_line
 from ._wait import CHANNELS, Check
@@ -60,7 +60,7 @@ def selftest_channel() -> str:
     return f"dbos_client_selftest_{new_id().replace('-', '')[:12]}"
 
 
-class WaitHub:
+class WaitHub(HubView[Waiter]):
     def __init__(
         self,
         *,
@@ -90,25 +90,6 @@ class WaitHub:
         self._threads: list[threading.Thread] = []
         self._selftest_channel = selftest_channel()
         self._listener_conn: psycopg.Connection[Any] | None = None
-
-    # -- what tests and the shell look at ----------------------------------------------
-
-    @property
-    def _waiters(self) -> set[Waiter]:
-        return self._state.waiters
-
-    @property
-    def _by_payload(self) -> dict[tuple[str, str], set[Waiter]]:
-        return self._state.by_payload
-
-    @property
-    def _listening(self) -> bool:
-        return self._state.listening
-
-    @property
-    def trusted(self) -> bool:
-        """Notifications are known to arrive: listening, self-test passed, no recent miss."""
-        return self._state.trusted(self._clock())
 
     # -- waiters ---------------------------------------------------------------------
 

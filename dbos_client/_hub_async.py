@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from ._hub import selftest_channel
-from ._hub_state import NOTIFY_GRACE_SECONDS, HubState, Registration
+from ._hub_state import NOTIFY_GRACE_SECONDS, HubState, HubView, Registration
 from ._wait import CHANNELS, Check
 from .models import PollPolicy
 
@@ -65,7 +65,7 @@ def _time_out(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-class AsyncWaitHub:
+class AsyncWaitHub(HubView[AsyncWaiter]):
     def __init__(
         self,
         *,
@@ -92,24 +92,6 @@ class AsyncWaitHub:
         self._stopped = False
         self._selftest_channel = selftest_channel()
         self._listener_conn: psycopg.AsyncConnection[Any] | None = None
-
-    # -- what tests and the shell look at ----------------------------------------------
-
-    @property
-    def _waiters(self) -> set[AsyncWaiter]:
-        return self._state.waiters
-
-    @property
-    def _by_payload(self) -> dict[tuple[str, str], set[AsyncWaiter]]:
-        return self._state.by_payload
-
-    @property
-    def _listening(self) -> bool:
-        return self._state.listening
-
-    @property
-    def trusted(self) -> bool:
-        return self._state.trusted(self._clock())
 
     # -- waiters ---------------------------------------------------------------------
 

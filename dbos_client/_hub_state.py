@@ -281,3 +281,27 @@ class HubState(Generic[W]):
         if missed:
             self.distrust(now)
         return missed
+
+
+class HubView(Generic[W]):
+    """What both drivers show the shells and the tests: read-only views of their state."""
+
+    _state: HubState[W]
+    _clock: Callable[[], float]
+
+    @property
+    def _waiters(self) -> set[W]:
+        return self._state.waiters
+
+    @property
+    def _by_payload(self) -> dict[tuple[str, str], set[W]]:
+        return self._state.by_payload
+
+    @property
+    def _listening(self) -> bool:
+        return self._state.listening
+
+    @property
+    def trusted(self) -> bool:
+        """Notifications are known to arrive: listening, self-test passed, no recent miss."""
+        return self._state.trusted(self._clock())
