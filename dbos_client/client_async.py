@@ -96,7 +96,7 @@ class AsyncDBOSClient(ClientBase):
         self._hub: AsyncWaitHub | None = None
         self._q: Queries | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._schema_lock = asyncio.Lock()
+        self._detecting: asyncio.Future[Queries] | None = None
         self._batches: dict[Any, asyncio.Future[Any]] = {}
 
     # -- lifecycle -------------------------------------------------------------------
@@ -323,13 +323,25 @@ class AsyncDBOSClient(ClientBase):
         return NOTHING
 
     async def _queries(self, deadline: float | None) -> Queries:
+        """The statements for this database's schema; detects it on first use.
+
+        Every task that asks meanwhile awaits the same detection, so they all resume in one
+        loop iteration and their first reads can share round trips (a lock would let them
+        through one per iteration). A failed detection is forgotten: the next call retries.
+        """
         q = self._q
         if q is not None:
             return q
-        async with self._schema_lock:
-            if self._q is None:
-                self._q = await self._run(_calls.detect_schema(self._core, deadline))
-            return self._q
+        detecting = self._detecting
+        if detecting is None:
+            detecting = self._detecting = asyncio.ensure_future(self._run(_calls.detect_schema(self._core, deadline)))
+            detecting.add_done_callback(self._detected)
+        return await asyncio.shield(detecting)
+
+    def _detected(self, detecting: asyncio.Future[Queries]) -> None:
+        if not detecting.cancelled() and detecting.exception() is None:
+            self._q = detecting.result()
+        self._detecting = None
 
     async def _execute(self, query: Query) -> Any:
         """Run one statement; identical reads issued in the same loop iteration share it."""
