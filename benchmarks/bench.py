@@ -120,6 +120,8 @@ METRICS = [
     Metric("idle_net_xact_s", "idle waiters: net server xact/s", "lower"),
     Metric("idle_connections", "idle waiters: connections held (max)", "lower", "{:.0f}"),
     Metric("idle_cpu_pct", "idle waiters: bench process CPU (% core)", "lower"),
+    Metric("async_wake_p50_ms", "async: get_event wake latency p50 (ms)", "lower"),
+    Metric("async_wake_p99_ms", "async: get_event wake latency p99 (ms)", "lower"),
     Metric("async_connections", "async: N waiting tasks, connections held (max)", "lower", "{:.0f}"),
     Metric("async_net_xact_s", "async: N waiting tasks, net server xact/s", "lower"),
     Metric("async_cpu_pct", "async: N waiting tasks, bench process CPU (% core)", "lower"),
@@ -139,6 +141,7 @@ class Settings:
     async_waiters: int
     window: float  # seconds of the idle-cost window (and of its baseline)
     admin_url: str
+    only_async: bool = False  # only the AsyncDBOSClient phase (no static, peer or no-NOTIFY runs)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -153,6 +156,7 @@ class Settings:
             async_waiters=args.async_waiters or (2000 if quick else 10_000),
             window=args.window or (3.0 if quick else 5.0),
             admin_url=args.admin_url,
+            only_async=args.only_async,
         )
 
 
@@ -702,6 +706,36 @@ def measure_idle_waiters(client: Any, kind: str, ctx: Context, baseline: float) 
     }
 
 
+def measure_async_wake(ctx: Context, wait_timeout: float = 30) -> dict[str, Any]:
+    """``measure_get_event_wake`` for ``AsyncDBOSClient``: how long after the workflow's
+    ``set_event`` a task blocked in ``get_event`` returns (one task waiting at a time)."""
+    from dbos_client import AsyncDBOSClient
+
+    runs = _start_blocked_workflows(ctx, "event_stamped_after_message", f"awake-{uuid.uuid4().hex[:6]}")
+
+    async def main() -> list[float]:
+        latencies = []
+        async with AsyncDBOSClient(system_database_url=ctx.url) as client:
+            for i, (wid, key, topic) in enumerate(runs):
+                message = {"rep": i}
+                task = asyncio.create_task(client.get_event(wid, key, wait_timeout))
+                await asyncio.sleep(0.3)
+                await asyncio.to_thread(ctx.driver.send, wid, message, topic)
+                value = await asyncio.wait_for(task, wait_timeout + 10)
+                returned_wall = time.time()
+                if not isinstance(value, dict) or value.get("msg") != message:
+                    raise AssertionError(f"repetition {i}: get_event returned {value!r}, expected msg {message!r}")
+                latencies.append((returned_wall - value["at"]) * 1000)
+        return latencies
+
+    latencies = asyncio.run(main())
+    return {
+        "async_wake_p50_ms": percentile(latencies, 50),
+        "async_wake_p99_ms": percentile(latencies, 99),
+        "_detail": latencies,
+    }
+
+
 def measure_async_waiters(ctx: Context, baseline: float) -> dict[str, Any]:
     """N tasks blocked in ``AsyncDBOSClient.get_event`` on one client: their idle cost, then
     how long until all of them return once the event is set.
@@ -717,6 +751,9 @@ def measure_async_waiters(ctx: Context, baseline: float) -> dict[str, Any]:
 
     async def main() -> dict[str, Any]:
         async with AsyncDBOSClient(system_database_url=ctx.url) as client:
+            # Connected and the schema known before the N tasks start: N first calls on a cold
+            # client queue one by one on its schema lock, so their reads are not coalesced.
+            await client.check_connection()
             timeout = STATS_FLUSH_LAG + s.window + 120
             tasks = [asyncio.create_task(client.get_event(wid, key, timeout)) for _ in range(n)]
             await asyncio.sleep(STATS_FLUSH_LAG)
@@ -845,10 +882,12 @@ def run(settings: Settings) -> Report:
                 report.meta["postgres"] = inspector.server_version()
                 anchor_id, event_id = prepare_workflows(driver, inspector)
                 ctx = Context(url, settings, driver, inspector, anchor_id, event_id)
-                run_static(ctx, report)
-                check_sources_unchanged(report)
-                for kind in CLIENTS:
-                    run_client_phase(kind, ctx, report)
+                if not settings.only_async:
+                    run_static(ctx, report)
+                    check_sources_unchanged(report)
+                    for kind in CLIENTS:
+                        run_client_phase(kind, ctx, report)
+                report.attempt("dbos_client", "async_wake", lambda: measure_async_wake(ctx))
                 baseline = measure_background_rate(ctx)
                 report.attempt("dbos_client", "async_waiters", lambda: measure_async_waiters(ctx, baseline))
                 driver.send(anchor_id, "done", ANCHOR_TOPIC)  # let the anchor finish
@@ -861,7 +900,8 @@ def run(settings: Settings) -> Report:
             report.problems.append(f"the DBOS runtime exited with {runtime.proc.returncode}:\n{runtime.log_tail()}")
     finally:
         rt.drop_database(url, settings.admin_url)
-    run_without_notify(settings, report)
+    if not settings.only_async:
+        run_without_notify(settings, report)
     return report
 
 
@@ -943,7 +983,9 @@ def collect_meta() -> dict[str, Any]:
 
 
 #: Measured for dbos_client only (see measure_async_waiters): no peer value is expected.
-DBOS_CLIENT_ONLY = {"async_connections", "async_net_xact_s", "async_cpu_pct", "async_wake_all_ms"}
+DBOS_CLIENT_ONLY = {
+    "async_wake_p50_ms", "async_wake_p99_ms", "async_connections", "async_net_xact_s", "async_cpu_pct", "async_wake_all_ms",
+}  # fmt: skip
 
 
 def _fmt_value(key: str, value: float | None) -> str:
@@ -1033,6 +1075,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", metavar="PATH", help="also write the full report (with raw samples) as JSON")
     p.add_argument("--waiters", type=int, default=100, help="concurrent get_event waiters, idle cost (default 100)")
     p.add_argument("--async-waiters", type=int, help="waiting tasks on one AsyncDBOSClient (default 10000, --quick 2000)")
+    p.add_argument("--only-async", action="store_true", help="only the AsyncDBOSClient phase (wake, N waiting tasks)")
     p.add_argument("--ops", type=int, help="operations per throughput metric (default 500, --quick 100)")
     p.add_argument("--reps", type=int, help="repetitions per latency metric (default 20, --quick 5)")
     p.add_argument("--import-runs", type=int, help="fresh interpreters per import-time median (default 7, --quick 3)")

@@ -19,7 +19,7 @@ import psycopg
 
 from ._calls import ClientCore
 from ._config import DatabaseConfig, resolve
-from ._hub import Waiter
+from ._hub_state import Registration
 from ._ops import ConstraintViolation, Op
 from ._options import optional_text, require_text
 from ._retry import is_rejected, is_transient, retrying
@@ -297,4 +297,4 @@ class OpState:
     __slots__ = ("waiter",)
 
     def __init__(self) -> None:
-        self.waiter: Waiter | None = None
+        self.waiter: Registration | None = None

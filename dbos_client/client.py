@@ -23,7 +23,7 @@ from typing_extensions import ParamSpec, Unpack
 
 from . import _calls, _ops
 from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
-from ._hub import WaitHub
+from ._hub import Waiter, WaitHub
 from ._ops import Emit, NeedQueries, Op, Query, Subscribe, Transaction, Wait
 from ._pool import ConnectionPool, DeadlineConnection
 from ._retry import is_transient
@@ -486,7 +486,7 @@ class DBOSClient(ClientBase):
         if isinstance(action, Subscribe):
             state.waiter = self._get_hub().subscribe(action.check)
         elif isinstance(action, Wait):
-            assert state.waiter is not None, "an op must Subscribe before it Waits"
+            assert isinstance(state.waiter, Waiter), "an op must Subscribe before it Waits"
             self._get_hub().wait(state.waiter, action.check, action.deadline)
             self._check_still_open_after_wait()
         else:

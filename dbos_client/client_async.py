@@ -2,14 +2,16 @@
 
 It drives the very operations ``DBOSClient`` drives (``_calls`` and ``_ops``); only the
 I/O differs: an ``AsyncConnectionPool``, tenacity's ``AsyncRetrying``, and waits that
-suspend the task instead of a thread. Waits are woken by the same wait hub as the sync
-client's (one listener connection, one shared poller, in two background threads per
-client): no thread per call, and a waiting task holds no connection.
+suspend the task instead of a thread. Waits are woken by a wait hub on the client's own
+loop (``_hub_async``: one listener connection and one shared poller, as two tasks, making
+the sync hub's decisions): no thread per call or per wake-up, and a waiting task holds no
+connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
@@ -21,7 +23,7 @@ from typing_extensions import Unpack
 
 from . import _calls, _ops
 from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
-from ._hub import AsyncWaiter, WaitHub
+from ._hub_async import AsyncWaiter, AsyncWaitHub
 from ._ops import Emit, NeedQueries, Op, Query, Subscribe, Transaction, Wait
 from ._pool import AsyncConnectionPool, AsyncDeadlineConnection
 from ._retry import is_transient
@@ -36,10 +38,6 @@ logger = logging.getLogger("dbos_client")
 
 R = TypeVar("R")
 T = TypeVar("T")
-
-#: The hub's poller thread runs its query on the client's loop; it gives up after this.
-_POLLER_QUERY_TIMEOUT = 10.0
-
 
 def _frozen(params: Any) -> Any:
     """A hashable twin of statement parameters (dicts and lists nest in list filters)."""
@@ -95,10 +93,10 @@ class AsyncDBOSClient(ClientBase):
 
     def _init_io(self) -> None:
         self._pool: AsyncConnectionPool | None = None
-        self._hub: WaitHub | None = None
+        self._hub: AsyncWaitHub | None = None
         self._q: Queries | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._schema_lock = asyncio.Lock()
+        self._detecting: asyncio.Future[Queries] | None = None
         self._batches: dict[Any, asyncio.Future[Any]] = {}
 
     # -- lifecycle -------------------------------------------------------------------
@@ -111,11 +109,7 @@ class AsyncDBOSClient(ClientBase):
         self._closed = True
         hub, self._hub = self._hub, None
         if hub is not None:
-            channel = hub.listener_channel
-            if channel is not None:
-                await self._notify_once(channel)  # ends the listener's blocking wait now
-            # Joining the hub's threads must not block the loop: the poller may need it.
-            await asyncio.to_thread(hub.close)
+            await hub.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
@@ -137,7 +131,7 @@ class AsyncDBOSClient(ClientBase):
         self._closed = True
         hub, self._hub = self._hub, None
         if hub is not None:
-            hub.close()
+            hub.close_soon()
         if self._sqlite is not None:
             self._sqlite.close()
         pool, self._pool = self._pool, None
@@ -319,23 +313,35 @@ class AsyncDBOSClient(ClientBase):
             return await self._queries(action.deadline), None
         hub = await self._get_hub()
         if isinstance(action, Subscribe):
-            state.waiter = hub.subscribe(action.check, loop=asyncio.get_running_loop())
+            state.waiter = hub.subscribe(action.check)
         elif isinstance(action, Wait):
             assert isinstance(state.waiter, AsyncWaiter), "an op must Subscribe before it Waits"
-            await hub.async_wait(state.waiter, action.check, action.deadline)
+            await hub.wait(state.waiter, action.check, action.deadline)
             self._check_still_open_after_wait()
         else:
             raise TypeError(f"unexpected action {action!r}")
         return NOTHING
 
     async def _queries(self, deadline: float | None) -> Queries:
+        """The statements for this database's schema; detects it on first use.
+
+        Every task that asks meanwhile awaits the same detection, so they all resume in one
+        loop iteration and their first reads can share round trips (a lock would let them
+        through one per iteration). A failed detection is forgotten: the next call retries.
+        """
         q = self._q
         if q is not None:
             return q
-        async with self._schema_lock:
-            if self._q is None:
-                self._q = await self._run(_calls.detect_schema(self._core, deadline))
-            return self._q
+        detecting = self._detecting
+        if detecting is None:
+            detecting = self._detecting = asyncio.ensure_future(self._run(_calls.detect_schema(self._core, deadline)))
+            detecting.add_done_callback(self._detected)
+        return await asyncio.shield(detecting)
+
+    def _detected(self, detecting: asyncio.Future[Queries]) -> None:
+        if not detecting.cancelled() and detecting.exception() is None:
+            self._q = detecting.result()
+        self._detecting = None
 
     async def _execute(self, query: Query) -> Any:
         """Run one statement; identical reads issued in the same loop iteration share it."""
@@ -437,6 +443,9 @@ class AsyncDBOSClient(ClientBase):
                 await pool.discard_idle()  # the other idle connections likely died the same way
             raise
 
+    async def _connect_listener(self) -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(self._config.listener_conninfo, **self._connect_kwargs(None))
+
     async def _connect(self, deadline: float | None) -> psycopg.AsyncConnection[Any]:
         """A new connection, made by the calling task within ``deadline``."""
         return await AsyncDeadlineConnection.connect(self._config.conninfo, **self._connect_kwargs(deadline))
@@ -459,45 +468,36 @@ class AsyncDBOSClient(ClientBase):
             self._pool = AsyncConnectionPool(self._connect, self._pool_size)
         return self._pool
 
-    async def _get_hub(self) -> WaitHub:
+    async def _get_hub(self) -> AsyncWaitHub:
         hub = self._hub
         if hub is not None:
             return hub
         q = await self._queries(None)
-        loop = self._bind_loop()
+        self._bind_loop()
         self._check_open()
         if self._hub is None:
-
             sqlite = self._sqlite
+            changed: Callable[[], Awaitable[bool]] | None = None
+            if sqlite is not None:
+                # sqlite3 blocks: the poller's gate and query run in a worker thread per tick.
+                def run_query(statement: Any, params: Any) -> Awaitable[Any]:
+                    return asyncio.to_thread(sqlite.execute, Query(statement, params), None)
 
-            def run_query(statement: Any, params: Any) -> Any:
-                if sqlite is not None:
-                    return sqlite.execute(Query(statement, params), None)  # the poller's own thread will do
-                # The poller thread borrows the client's loop and pool for its one query per tick.
-                future = asyncio.run_coroutine_threadsafe(self._execute(Query(statement, params)), loop)
-                return future.result(_POLLER_QUERY_TIMEOUT)
+                changed = functools.partial(asyncio.to_thread, sqlite.changed)
+            else:
 
-            conninfo = self._config.listener_conninfo
-            self._hub = WaitHub(
-                connect_listener=lambda: psycopg.Connection.connect(conninfo, **self._connect_kwargs(None)),
+                def run_query(statement: Any, params: Any) -> Awaitable[Any]:
+                    return self._execute(Query(statement, params))  # the client's own pool, on its loop
+
+            self._hub = AsyncWaitHub(
+                connect_listener=self._connect_listener,
                 ready_query=q.ready_waits,
                 run_query=run_query,
-                notify=None,  # close() wakes the listener itself, without blocking the loop
                 policy=self._poll_policy,
                 app_notifies=q.info.notifications_trigger,
-                changed=sqlite.changed if sqlite is not None else None,
+                changed=changed,
             )
         return self._hub
-
-    async def _notify_once(self, channel: str) -> None:
-        pool = self._pool
-        if pool is None:
-            return
-        try:
-            async with pool.connection(time.monotonic() + 1.0) as conn:
-                await conn.execute("SELECT pg_notify(%s, 'stop')", (channel,))
-        except Exception:
-            logger.debug("could not wake the notification listener", exc_info=True)
 
 
     async def _get_event_outcome(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> _calls.EventOutcome:

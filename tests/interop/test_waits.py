@@ -5,6 +5,7 @@ None of these tests is timed: latency is measured by benchmarks/bench.py, not as
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -13,7 +14,14 @@ import pytest
 from conftest import ADMIN_URL, QUEUE, Runtime, _versions, terminate_backends
 from runtime import DBOSRuntime, create_database, drop_database, runtime_python
 
-from dbos_client import DBOSClient, DBOSClientError, ResultTimeoutError, StreamTimeoutError, __version__
+from dbos_client import (
+    AsyncDBOSClient,
+    DBOSClient,
+    DBOSClientError,
+    ResultTimeoutError,
+    StreamTimeoutError,
+    __version__,
+)
 
 pytestmark = pytest.mark.interop
 LISTENER = f"dbos_client/{__version__} listener"
@@ -48,6 +56,43 @@ def test_value_published_while_the_listener_is_down_is_delivered(runtime: Runtim
     thread.join(60)
     assert out == ["published during the outage"]
     _until(lambda: client._hub._listening)  # and the listener came back by itself
+
+
+@pytest.mark.postgres_only("LISTEN/NOTIFY")
+def test_async_listener_outage_is_survived_on_the_loop(runtime: Runtime) -> None:
+    """AsyncDBOSClient's listener task reconnects by itself, and what was published meanwhile arrives."""
+
+    async def scenario() -> None:
+        async with AsyncDBOSClient(system_database_url=runtime.url) as client:
+            handle = await client.enqueue({"queue_name": QUEUE, "workflow_name": "event_after_message"}, "k", "t", 60)
+            task = asyncio.create_task(client.get_event(handle.workflow_id, "k", 60))
+            while not (client._hub is not None and client._hub.trusted and any(w.waiting for w in client._hub._waiters)):
+                await asyncio.sleep(0.02)
+            assert await asyncio.to_thread(terminate_backends, runtime.url, LISTENER) == 1
+            await client.send(handle.workflow_id, "published during the outage", topic="t")
+            assert await asyncio.wait_for(task, 60) == "published during the outage"
+            deadline = time.monotonic() + 30
+            while not client._hub._listening:  # and the listener came back by itself
+                assert time.monotonic() < deadline, "the listener never came back"
+                await asyncio.sleep(0.02)
+
+    asyncio.run(scenario())
+
+
+def test_a_reader_beyond_int4_offsets_does_not_break_polling_for_the_others(runtime: Runtime) -> None:
+    """The poller sends stream offsets as int[]: one reader at offset 2**31 must not fail it for all."""
+    with DBOSClient(system_database_url=runtime.url, use_listen_notify=False) as client:
+        handle = client.enqueue({"queue_name": QUEUE, "workflow_name": "event_after_message"}, "k", "t", 60)
+        far: list = []
+        reader = threading.Thread(target=lambda: far.extend(client.read_stream(handle.workflow_id, "s", offset=2**31)))
+        reader.start()
+        thread, out = _blocked_get_event(client, handle.workflow_id, "k")
+        _until(lambda: _waiting(client) == 2)
+        client.send(handle.workflow_id, "found by polling", topic="t")
+        thread.join(30)
+        assert out == ["found by polling"]
+        reader.join(30)  # the workflow ended: the far reader's stream is over
+        assert not reader.is_alive() and far == []
 
 
 def test_waits_on_500_different_keys_all_complete(client: DBOSClient) -> None:

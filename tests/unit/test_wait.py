@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import psycopg
 import pytest
 
 from dbos_client import InvalidArgumentError, PollPolicy
@@ -68,16 +69,17 @@ def test_poll_policy_defaults_and_validation() -> None:
             PollPolicy(**bad)
 
 
+def _no_listener() -> psycopg.Connection[Any]:
+    raise AssertionError("the listener should not start in this test")
+
+
 def _hub() -> WaitHub:
     # No query ever runs here: nothing waits long enough for the poller to tick.
     def no_queries(statement: object, params: object) -> list:
         raise AssertionError("the poller should not run in this test")
 
-    def no_listener() -> Any:
-        raise AssertionError("the listener should not connect in this test")
-
     return WaitHub(
-        connect_listener=no_listener, ready_query=None, run_query=no_queries, notify=lambda channel: None,
+        connect_listener=_no_listener, ready_query=None, run_query=no_queries, notify=lambda channel: None,
         policy=PollPolicy(interval_seconds=30, max_interval_seconds=30, use_notifications=False), app_notifies=False,
     )  # fmt: skip
 
