@@ -331,6 +331,28 @@ def test_a_transaction_pooler_is_not_trusted_to_deliver_notifications(setup: Set
 
 
 @transaction_mode
+def test_async_client_does_not_trust_a_transaction_pooler_either(setup: Setup) -> None:
+    """The same for AsyncDBOSClient, whose listener is an asyncio task of its own."""
+
+    async def scenario() -> list[float]:
+        async with AsyncDBOSClient(system_database_url=setup.url, poll_policy=PollPolicy(0.05, 30)) as c:
+            wakes = []
+            for _ in range(2):
+                handle = await c.enqueue(
+                    {"queue_name": QUEUE, "workflow_name": "event_stamped_after_message"}, "k", "t", 60
+                )
+                waiter = asyncio.ensure_future(c.get_event(handle.workflow_id, "k", 60))
+                await asyncio.sleep(3.0)  # the self-test has had its 2 s
+                await c.send(handle.workflow_id, "wake", topic="t")
+                value = await asyncio.wait_for(waiter, 60)
+                wakes.append(time.time() - float(value["at"]))
+            return wakes
+
+    wakes = asyncio.run(scenario())
+    assert max(wakes) < 2.0, wakes
+
+
+@transaction_mode
 def test_use_listen_notify_false_opens_no_listener_through_the_pooler(setup: Setup) -> None:
     """What the README advises behind a transaction pooler with no listener URL."""
     with DBOSClient(system_database_url=setup.url, use_listen_notify=False) as c:
