@@ -1,13 +1,14 @@
 # Two commands do all the set-up on a fresh machine (Python 3.10+):
 #   make demo   - start a real DBOS app on a SQLite file and talk to it through dbos_client
-#   make test   - install everything (both DBOS runtimes, Chromium, PgBouncer) and run the whole suite
+#   make test   - install everything (both DBOS runtimes, Chromium, PgBouncer), lint and type-check,
+#                 run the whole suite, then DBOS's own client tests with our client swapped in
 #                 (needs Postgres at 127.0.0.1:5432, user postgres)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install dbos2 browser pgbouncer demo gateway-demo test bench clean
+.PHONY: install dbos2 browser pgbouncer upstream-venv lint upstream demo gateway-demo test bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,14 +33,41 @@ pgbouncer:
 	@if command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ]; then :; else \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq pgbouncer; fi
 
+# DBOS's own client tests run in a venv of their own (their test dependencies would change ours).
+upstream-venv: install
+	bash scripts/setup-upstream-venv.sh
+
+lint: install
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/mypy
+
+# DBOS 3.4.0's client tests from its sdist, with only DBOSClient swapped for ours; fails if one
+# that passed before (tests/upstream/expected.txt) fails twice.
+upstream: upstream-venv
+	.venv-upstream/bin/python tests/upstream/run.py
+
 demo: install
 	$(PY) examples/demo.py
 
-gateway-demo: install
+gateway-# DBOS's own client tests run in a venv of their own (their test dependencies would change ours).
+upstream-venv: install
+	bash scripts/setup-upstream-venv.sh
+
+lint: install
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/mypy
+
+# DBOS 3.4.0's client tests from its sdist, with only DBOSClient swapped for ours; fails if one
+# that passed before (tests/upstream/expected.txt) fails twice.
+upstream: upstream-venv
+	.venv-upstream/bin/python tests/upstream/run.py
+
+demo: install
 	cd examples && ../$(PY) gateway_demo.py
 
-test: install dbos2 browser pgbouncer
+test: install dbos2 browser pgbouncer lint upstream-venv
 	$(PY) -m pytest
+	.venv-upstream/bin/python tests/upstream/run.py
 
 bench: install pgbouncer
 	$(PY) benchmarks/bench.py --waiters 1000
@@ -47,4 +75,4 @@ bench: install pgbouncer
 	$(PY) benchmarks/bench_topologies.py
 
 clean:
-	rm -rf $(VENV) .venv-dbos2 *.egg-info .pytest_cache
+	rm -rf $(VENV) .venv-dbos2 .venv-upstream *.egg-info .pytest_cache build/upstream

@@ -48,7 +48,7 @@ def sdist_dir() -> Path:
     return root
 
 
-def run_backend(backend: str, source: Path, extra: list[str]) -> dict[str, str]:
+def run_backend(backend: str, source: Path, extra: list[str], modules: bool = True) -> dict[str, str]:
     """Run the client tests on one kind of system database; node id -> outcome."""
     report = CACHE / f"junit-{backend}.xml"
     env = dict(os.environ, PYTHONPATH=str(HERE), PGPASSWORD=os.environ.get("PGPASSWORD", "dbos"))
@@ -57,9 +57,13 @@ def run_backend(backend: str, source: Path, extra: list[str]) -> dict[str, str]:
     else:
         env.pop("DBOS_DATABASE", None)
     # Only the modules that make a client: the others need services this machine lacks (Kafka).
-    modules = sorted(str(p.relative_to(source)) for p in (source / "tests").glob("test_*.py") if "DBOSClient" in p.read_text())
+    selected = (
+        sorted(str(p.relative_to(source)) for p in (source / "tests").glob("test_*.py") if "DBOSClient" in p.read_text())
+        if modules
+        else []
+    )
     cmd = [
-        sys.executable, "-m", "pytest", "-p", "swap_client", "-p", "no:cacheprovider", *modules,
+        sys.executable, "-m", "pytest", "-p", "swap_client", "-p", "no:cacheprovider", *selected,
         "-o", "addopts=", "-o", "log_cli=false", "-q", "--timeout", "120", f"--junitxml={report}", *extra,
     ]  # fmt: skip
     subprocess.run(cmd, cwd=source, env=env, check=False)
@@ -97,7 +101,13 @@ def main() -> int:
         (CACHE / f"results-{backend}.json").write_text(json.dumps({"counts": counts, "results": results}, indent=1))
         passed |= {f"{backend}::{n}" for n, outcome in results.items() if outcome == "passed"}
         ran = {f"{backend}::{n}" for n in results}
-        regressions += sorted((expected & ran) - passed)
+        suspects = sorted((expected & ran) - passed)
+        if suspects:
+            # DBOS's own suite has timing-sensitive tests: a regression must fail twice.
+            print(f"re-running {len(suspects)} expected test(s) that failed on {backend}")
+            again = run_backend(backend, source, [n.split("::", 1)[1] for n in suspects], modules=False)
+            passed |= {f"{backend}::{n}" for n, outcome in again.items() if outcome == "passed"}
+            regressions += [n for n in suspects if n not in passed]
     for backend, counts in summary.items():
         ran = counts["passed"] + counts["failed"]
         print(f"upstream dbos {DBOS_VERSION} client tests on {backend}: {counts['passed']} of {ran} passed"
