@@ -49,20 +49,7 @@ upstream: upstream-venv
 demo: install
 	$(PY) examples/demo.py
 
-gateway-# DBOS's own client tests run in a venv of their own (their test dependencies would change ours).
-upstream-venv: install
-	bash scripts/setup-upstream-venv.sh
-
-lint: install
-	$(VENV)/bin/ruff check
-	$(VENV)/bin/mypy
-
-# DBOS 3.4.0's client tests from its sdist, with only DBOSClient swapped for ours; fails if one
-# that passed before (tests/upstream/expected.txt) fails twice.
-upstream: upstream-venv
-	.venv-upstream/bin/python tests/upstream/run.py
-
-demo: install
+gateway-demo: install
 	cd examples && ../$(PY) gateway_demo.py
 
 test: install dbos2 browser pgbouncer lint upstream-venv
