@@ -11,10 +11,13 @@ STAMP="${VENV}/.installed-3.4.0"
 if [ -x "$PY" ] && [ -f "$STAMP" ]; then
     exit 0
 fi
-python3 -m venv "$VENV"
-"$PY" -m pip install --quiet --disable-pip-version-check \
+rm -rf "$VENV"
+python3 -m venv --without-pip "$VENV"
+# The dev venv's pip (upgraded by make install) installs into this one: no second bootstrap of pip.
+PIP=("${REPO_ROOT}/.venv/bin/python" -m pip --python "$PY")
+"${PIP[@]}" install --quiet --disable-pip-version-check \
     "dbos==3.4.0" "pytest>=8.3.3" "pytest-mock>=3.14.0" "pytest-asyncio>=0.25.0" "pytest-timeout>=2.3.1" \
     "opentelemetry-sdk>=1.42.0" "opentelemetry-exporter-otlp-proto-http>=1.42.0" \
     "opentelemetry-instrumentation-logging>=0.63b0" "inline-snapshot>=0.28.0" requests pydantic fastapi uvicorn httpx
-"$PY" -m pip install --quiet --disable-pip-version-check -e "$REPO_ROOT"
+"${PIP[@]}" install --quiet --disable-pip-version-check -e "$REPO_ROOT"
 touch "$STAMP"

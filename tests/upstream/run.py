@@ -38,8 +38,11 @@ def sdist_dir() -> Path:
     if (root / "tests" / "conftest.py").exists():
         return root
     CACHE.mkdir(parents=True, exist_ok=True)
+    # .venv-upstream has no pip of its own (setup-upstream-venv.sh installs with the dev venv's).
+    dev_python = REPO / ".venv" / "bin" / "python"
+    pip_python = str(dev_python) if dev_python.exists() else sys.executable
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
+        [pip_python, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
          "--no-binary", ":all:", f"dbos=={DBOS_VERSION}", "-d", str(CACHE)],
         check=True,
     )  # fmt: skip
