@@ -6,7 +6,9 @@ database, one client at a time:
 
 * ``dbos (poll 1s)``  -- ``dbos.DBOSClient(system_database_url=...)``, polls every 1 s;
 * ``dbos (listen)``   -- ``dbos.DBOSClient(..., use_listen_notify=True)``;
-* ``dbos_client``     -- ``dbos_client.DBOSClient(system_database_url=...)``.
+* ``dbos_client``     -- ``dbos_client.DBOSClient(system_database_url=...)``;
+* ``dbos_client (prepare 5)`` -- the same with ``prepare_threshold=5``: statements
+  prepared on the server, for a direct connection (no transaction pooler).
 
 Usage::
 
@@ -62,14 +64,24 @@ import runtime as rt  # noqa: E402  (the interop harness: fresh database + real 
 # Clients, metrics and settings
 # --------------------------------------------------------------------------------------
 
-CLIENTS = ("dbos_poll", "dbos_listen", "dbos_client")
-LABELS = {"dbos_poll": "dbos (poll 1s)", "dbos_listen": "dbos (listen)", "dbos_client": "dbos_client"}
+CLIENTS = ("dbos_poll", "dbos_listen", "dbos_client", "dbos_client_prepared")
+LABELS = {
+    "dbos_poll": "dbos (poll 1s)",
+    "dbos_listen": "dbos (listen)",
+    "dbos_client": "dbos_client",
+    "dbos_client_prepared": "dbos_client (prepare 5)",
+}
 PEERS = ("dbos_poll", "dbos_listen")
+#: Our two configurations: the default (never prepares: safe behind a transaction pooler)
+#: and prepare_threshold=5 (psycopg's default, for direct connections).
+OURS = ("dbos_client", "dbos_client_prepared")
+PREPARED_THRESHOLD = 5
 #: How each client names its Postgres connections (a LIKE pattern on application_name).
 APP_NAME_PATTERNS = {
     "dbos_poll": "dbos_transact_client",
     "dbos_listen": "dbos_transact_client",
     "dbos_client": "dbos_client/%",
+    "dbos_client_prepared": "dbos_client/%",
 }
 DRIVER_APP_NAME = "bench_driver"
 INSPECTOR_APP_NAME = "bench_inspector"
@@ -214,6 +226,8 @@ def make_client(kind: str, url: str) -> Any:
     """A measured client of the given kind, constructed the way its users would."""
     if kind == "dbos_client":
         return dbos_client.DBOSClient(system_database_url=url)
+    if kind == "dbos_client_prepared":
+        return dbos_client.DBOSClient(system_database_url=url, prepare_threshold=PREPARED_THRESHOLD)
     return dbos.DBOSClient(system_database_url=url, use_listen_notify=(kind == "dbos_listen"))
 
 
@@ -384,6 +398,7 @@ def measure_import_time(runs: int) -> dict[str, dict[str, Any]]:
         "dbos_poll": {"import_ms": dbos_ms, "_detail": samples["dbos"]},
         "dbos_listen": {"import_ms": dbos_ms},
         "dbos_client": {"import_ms": client_ms, "_detail": samples["dbos_client"]},
+        "dbos_client_prepared": {"import_ms": client_ms},
     }
 
 
@@ -438,7 +453,7 @@ def distribution_size(name: str) -> tuple[int, bool]:
 def measure_installed_size() -> dict[str, dict[str, Any]]:
     """Installed footprint of what each client drags in: its full dependency closure."""
     results: dict[str, dict[str, Any]] = {}
-    for root, columns in (("dbos", ("dbos_poll", "dbos_listen")), ("dbos-client", ("dbos_client",))):
+    for root, columns in (("dbos", ("dbos_poll", "dbos_listen")), ("dbos-client", OURS)):
         names = dependency_closure(root)
         sizes: dict[str, int] = {}
         missing: list[str] = []
@@ -467,9 +482,9 @@ def measure_installed_size() -> dict[str, dict[str, Any]]:
 RSS_SNIPPET = r"""
 import json, resource, sys
 kind, url, wid = sys.argv[1:4]
-if kind == "dbos_client":
+if kind.startswith("dbos_client"):
     from dbos_client import DBOSClient
-    client = DBOSClient(system_database_url=url)
+    client = DBOSClient(system_database_url=url, prepare_threshold=5 if kind == "dbos_client_prepared" else None)
 else:
     from dbos import DBOSClient
     client = DBOSClient(system_database_url=url, use_listen_notify=(kind == "dbos_listen"))
@@ -1052,9 +1067,10 @@ def render(report: Report) -> str:
         vals = report.values.get(metric.key, {})
         ratio_rows.append(
             [f"{metric.label} [{metric.better} is better]"]
-            + [_ratio_cell(metric, vals.get("dbos_client"), vals.get(p)) for p in PEERS]
+            + [_ratio_cell(metric, vals.get(ours), vals.get(p)) for ours in OURS for p in PEERS]
         )
-    out.append(_table(["dbos_client / peer"] + [f"vs {LABELS[p]}" for p in PEERS], ratio_rows))
+    header = ["ours / peer"] + [f"{LABELS[ours]} vs {LABELS[p]}" for ours in OURS for p in PEERS]
+    out.append(_table(header, ratio_rows))
     out.append("")
     out.append("import time and installed size are per package: both dbos columns show the same dbos number.")
     if report.notes:

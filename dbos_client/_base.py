@@ -77,6 +77,7 @@ class ClientBase:
         use_listen_notify: bool = True,
         listener_database_url: str | None = None,
         password_provider: Callable[[], str] | None = None,
+        prepare_threshold: int | None = None,
         system_database_polling_concurrency: int | None = None,
         observability_query_timeout_sec: float | None = None,
         sys_db_idle_transaction_timeout_sec: float | None = None,
@@ -94,6 +95,11 @@ class ClientBase:
         if password_provider is not None and not callable(password_provider):
             raise InvalidArgumentError("password_provider must be a callable that returns the password")
         self._password_provider = password_provider
+        if prepare_threshold is not None and (
+            isinstance(prepare_threshold, bool) or not isinstance(prepare_threshold, int) or prepare_threshold < 0
+        ):
+            raise InvalidArgumentError("prepare_threshold must be None or a non-negative integer")
+        self._prepare_threshold = prepare_threshold
         codec = Codec(serializer)
         pool_size = DEFAULT_POOL_SIZE if system_database_pool_size is None else system_database_pool_size
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
@@ -131,7 +137,8 @@ class ClientBase:
             application_name=application_name, system_database_pool_size=system_database_pool_size,
             retry_policy=retry_policy, poll_policy=poll_policy, retry_connection_errors=retry_connection_errors,
             use_listen_notify=use_listen_notify, listener_database_url=listener_database_url,
-            password_provider=password_provider, system_database_polling_concurrency=system_database_polling_concurrency,
+            password_provider=password_provider, prepare_threshold=prepare_threshold,
+            system_database_polling_concurrency=system_database_polling_concurrency,
             observability_query_timeout_sec=observability_query_timeout_sec,
             sys_db_idle_transaction_timeout_sec=sys_db_idle_transaction_timeout_sec,
         )  # fmt: skip
@@ -152,11 +159,11 @@ class ClientBase:
     def _connect_kwargs(self, deadline: float | None) -> dict[str, Any]:
         """Keyword arguments for one new connection, asked for just before connecting.
 
-        No server-side prepared statements (a transaction pooler would mix them up), the
-        password from ``password_provider`` if there is one (a token may have rotated),
+        No server-side prepared statements unless ``prepare_threshold`` asks for them (a
+        transaction pooler would mix them up), the password from ``password_provider`` if there is one (a token may have rotated),
         and a connect timeout that does not outlast the call's deadline.
         """
-        kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": None}
+        kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": self._prepare_threshold}
         timeout = self._config.connect_timeout
         if deadline is not None:
             timeout = min(timeout, max(MIN_CONNECT_TIMEOUT, math.ceil(deadline - time.monotonic())))

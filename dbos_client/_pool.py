@@ -8,9 +8,10 @@ verify is reported as such, and after a failover the next call connects to the n
 primary instead of waiting for a background schedule. New connections also ask the
 ``password_provider`` each time, which is what rotating credentials need.
 
-Connections are made with ``prepare_threshold=None``: a transaction pooler (PgBouncer,
-Supabase, Neon) hands each transaction to any server connection, and a statement
-prepared on one is missing, or worse, a different statement, on the next.
+Connections are made with ``prepare_threshold=None`` unless the client's own
+``prepare_threshold`` says otherwise: a transaction pooler (PgBouncer, Supabase, Neon)
+hands each transaction to any server connection, and a statement prepared on one is
+missing, or worse, a different statement, on the next.
 """
 
 from __future__ import annotations

@@ -130,6 +130,16 @@ class DBOSClient(ClientBase):
         retry_connection_errors: DBOS's switch; False means a single attempt per call.
         use_listen_notify: listen for notifications (the default here; DBOS's default is
             False). False: the shared poller alone wakes waits.
+        listener_database_url: where the listener connects instead, e.g. straight to
+            Postgres when ``system_database_url`` goes through a transaction pooler, which
+            cannot carry LISTEN. Same database, same credentials rules.
+        password_provider: a callable returning the current password, called for every
+            new connection (rotating tokens, IAM auth). Its exceptions are not retried.
+        prepare_threshold: psycopg's setting of that name: after how many executions a
+            statement is prepared on the server. None (the default) never prepares, which
+            is what a transaction-mode pooler (PgBouncer before 1.21, or without
+            ``max_prepared_statements``) needs. On a direct connection, 5 (psycopg's
+            default) makes repeated calls cheaper to plan: enqueue is the one that gains.
         lazy: accepted for compatibility; this client always connects lazily.
 
     Raises:

@@ -233,3 +233,23 @@ def test_no_retries_means_a_refused_connection_fails_at_once_async() -> None:
                 assert elapsed < 2, f"{name} took {elapsed:.2f}s"
 
     asyncio.run(main())
+
+
+def _prepared_statements(client: DBOSClient) -> int:
+    """How many statements the client's own pooled connection has prepared on the server."""
+    with client._connection(None) as conn:
+        return int(conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0])
+
+
+@pytest.mark.postgres_only("server-side prepared statements are a Postgres feature")
+def test_statements_are_prepared_only_when_asked(runtime) -> None:
+    with DBOSClient(system_database_url=runtime.url) as setup:
+        target = setup.enqueue({"queue_name": UNPOLLED_QUEUE, "workflow_name": "echo"}).workflow_id
+    with DBOSClient(system_database_url=runtime.url, system_database_pool_size=1) as default:
+        for _ in range(8):
+            default.get_all_events(target)
+        assert _prepared_statements(default) == 0  # safe behind a transaction pooler
+    with DBOSClient(system_database_url=runtime.url, system_database_pool_size=1, prepare_threshold=2) as prepared:
+        for _ in range(8):
+            prepared.get_all_events(target)
+        assert _prepared_statements(prepared) >= 1

@@ -372,3 +372,25 @@ def test_listener_url_is_for_postgres_and_never_shown() -> None:
     assert "secret" not in str(info.value)
     with pytest.raises(InvalidArgumentError, match="SQLite"):
         resolve("sqlite:///app.sqlite", "postgresql://u@primary/db")
+
+
+@pytest.mark.parametrize("threshold", [None, 0, 5])
+def test_prepare_threshold_reaches_every_new_connection(threshold: int | None) -> None:
+    from dbos_client import DBOSClient
+
+    client = DBOSClient(system_database_url="postgresql://u@h/d", prepare_threshold=threshold)
+    assert client._connect_kwargs(None)["prepare_threshold"] == threshold
+
+
+def test_statements_are_never_prepared_by_default() -> None:
+    from dbos_client import DBOSClient
+
+    assert DBOSClient(system_database_url="postgresql://u@h/d")._connect_kwargs(None)["prepare_threshold"] is None
+
+
+@pytest.mark.parametrize("threshold", [-1, 1.5, "5", True])
+def test_bad_prepare_threshold_is_named(threshold: object) -> None:
+    from dbos_client import DBOSClient, InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match="prepare_threshold"):
+        DBOSClient(system_database_url="postgresql://u@h/d", prepare_threshold=threshold)  # type: ignore[arg-type]

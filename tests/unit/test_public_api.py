@@ -101,7 +101,9 @@ KNOWN_OMISSIONS: dict[str, set[str]] = {
 }
 #: Parameters dbos-client adds (all keyword-only with defaults).
 OUR_EXTRAS: dict[str, set[str]] = {
-    "__init__": {"retry_policy", "poll_policy", "unsupported", "listener_database_url", "password_provider"}
+    "__init__": {
+        "retry_policy", "poll_policy", "unsupported", "listener_database_url", "password_provider", "prepare_threshold",
+    }
 }
 
 
