@@ -54,7 +54,8 @@ def sdist_dir() -> Path:
 def run_backend(backend: str, source: Path, extra: list[str], modules: bool = True) -> dict[str, str]:
     """Run the client tests on one kind of system database; node id -> outcome."""
     report = CACHE / f"junit-{backend}.xml"
-    env = dict(os.environ, PYTHONPATH=str(HERE), PGPASSWORD=os.environ.get("PGPASSWORD", "dbos"))
+    # This checkout's package first, ahead of the venv's editable install (which may be another worktree's).
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join((str(HERE), str(REPO))), PGPASSWORD=os.environ.get("PGPASSWORD", "dbos"))
     if backend == "sqlite":
         env["DBOS_DATABASE"] = "SQLITE"
     else:
