@@ -90,12 +90,17 @@ class AsyncDeadlineConnection(psycopg.AsyncConnection[Any]):
         return await super().wait(gen, *args, **kwargs)
 
 
+def _floored(deadline: float | None) -> float | None:
+    """The caller's deadline, but at least ``MIN_STATEMENT_SECONDS`` from now: a call's final
+    check, made at its deadline, must still get a connection and its answer from a slow but
+    live server (a hundred waits timing out together queue for two connections)."""
+    return None if deadline is None else max(deadline, time.monotonic() + MIN_STATEMENT_SECONDS)
+
+
 def _lend(conn: Any, deadline: float | None) -> None:
-    """Bound the statements of a lent connection by the caller's deadline, but give each at
-    least ``MIN_STATEMENT_SECONDS``: a call's final check, made at its deadline, must still
-    get its answer from a slow but live server."""
+    """Bound the statements of a lent connection by the caller's (floored) deadline."""
     if isinstance(conn, (DeadlineConnection, AsyncDeadlineConnection)):
-        conn.deadline = None if deadline is None else max(deadline, time.monotonic() + MIN_STATEMENT_SECONDS)
+        conn.deadline = _floored(deadline)
 
 
 class _Connect:
@@ -179,9 +184,10 @@ class ConnectionPool:
     def connection(self, deadline: float | None) -> Iterator[psycopg.Connection[Any]]:
         """Lend a connection until the block ends; open one in this thread if there is room.
 
-        Blocks while every connection is lent out, until ``deadline`` (then PoolTimeout).
+        Blocks while every connection is lent out, until ``deadline`` but at least
+        ``MIN_STATEMENT_SECONDS`` (then PoolTimeout).
         """
-        conn = self._acquire(deadline)
+        conn = self._acquire(_floored(deadline))
         _lend(conn, deadline)
         try:
             yield conn
@@ -242,7 +248,7 @@ class AsyncConnectionPool:
     @asynccontextmanager
     async def connection(self, deadline: float | None) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """As ``ConnectionPool.connection``; a task waiting for a connection holds no thread."""
-        conn = await self._acquire(deadline)
+        conn = await self._acquire(_floored(deadline))
         _lend(conn, deadline)
         try:
             yield conn

@@ -253,3 +253,41 @@ def test_statements_are_prepared_only_when_asked(runtime) -> None:
         for _ in range(8):
             prepared.get_all_events(target)
         assert _prepared_statements(prepared) >= 1
+
+
+def test_a_hundred_waits_timing_out_together_all_return_none(runtime) -> None:
+    """Their final reads all come due at once and queue for two connections: each must still
+    get one (the pool's wait has the statements' floor), not a DatabaseUnavailableError."""
+    with DBOSClient(system_database_url=runtime.url) as setup:
+        target = setup.enqueue({"queue_name": UNPOLLED_QUEUE, "workflow_name": "echo"}).workflow_id
+    results: list[object] = []
+    with DBOSClient(system_database_url=runtime.url, system_database_pool_size=2) as client:
+        client.check_connection()
+
+        def wait(i: int) -> None:
+            try:
+                results.append(client.get_event(target, f"never-{i}", 1.0))
+            except Exception as exc:  # recorded, so one failure shows them all
+                results.append(exc)
+
+        threads = [threading.Thread(target=wait, args=(i,)) for i in range(100)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    assert results == [None] * 100
+
+
+def test_a_hundred_async_waits_timing_out_together_all_return_none(runtime) -> None:
+    from dbos_client import AsyncDBOSClient
+
+    with DBOSClient(system_database_url=runtime.url) as setup:
+        target = setup.enqueue({"queue_name": UNPOLLED_QUEUE, "workflow_name": "echo"}).workflow_id
+
+    async def main() -> list[object]:
+        async with AsyncDBOSClient(system_database_url=runtime.url, system_database_pool_size=2) as client:
+            await client.check_connection()
+            waits = [client.get_event(target, f"never-{i}", 1.0) for i in range(100)]
+            return list(await asyncio.gather(*waits, return_exceptions=True))
+
+    assert asyncio.run(main()) == [None] * 100
