@@ -827,7 +827,11 @@ def run_client_phase(kind: str, ctx: Context, report: Report) -> None:
     """
     baseline = measure_background_rate(ctx)
     log(f"[{LABELS[kind]}] runtime background: {baseline:.1f} xact/s")
-    client = make_client(kind, ctx.url)
+    try:
+        client = make_client(kind, ctx.url)
+    except Exception:  # e.g. an older dbos_client on PYTHONPATH without prepare_threshold
+        report.errors.append({"client": kind, "measurement": "constructor", "traceback": traceback.format_exc()})
+        return
     try:
         report.attempt(kind, "send", lambda: measure_send_rate(client, ctx))
         report.attempt(kind, "enqueue", lambda: measure_enqueue_rate(client, ctx))
@@ -939,7 +943,10 @@ def run_without_notify(settings: Settings, report: Report) -> None:
                 ctx = Context(url, settings, driver, inspector, anchor_id, event_id)
                 for kind in CLIENTS:
                     log(f"[{LABELS[kind]}] without LISTEN/NOTIFY ...")
-                    client = make_client(kind, url)
+                    try:
+                        client = make_client(kind, url)
+                    except Exception:
+                        continue  # already reported by its main phase
                     try:
                         wake = functools.partial(measure_get_event_wake, wait_timeout=NLN_WAIT_TIMEOUT)
                         for name, fn in (("nln_wake", wake), ("nln_stream", measure_read_stream_lag)):
