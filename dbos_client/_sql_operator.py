@@ -122,7 +122,9 @@ def fork_status(t: Target) -> sql.Composed:
     for column in _FORK_COPIED:
         if t.ws_has(column):
             cols.append(column)
-            exprs.append(sql.SQL("w.{}").format(sql.Identifier(column)))
+            expr = sql.SQL("w.{}").format(sql.Identifier(column))
+            # DBOS's SQLAlchemy JSON column stores a missing value as the JSON text 'null' in SQLite.
+            exprs.append(sql.SQL("coalesce({}, 'null')").format(expr) if column == "attributes" and t.sqlite else expr)
     optional: list[tuple[str, sql.Composable]] = [
         ("queue_partition_key", t.cast("%(partition)s", "text")),
         ("forked_from", sql.SQL("w.workflow_uuid")),

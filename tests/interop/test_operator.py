@@ -236,3 +236,87 @@ def test_sync_client_async_twins(client: DBOSClient, runtime: Runtime, uid: str)
         await client.delete_queue_async(queue.name)
 
     asyncio.run(main())
+
+
+# -- the same rows as DBOS's own client writes (3.4.0) ------------------------------------
+
+_VOLATILE = {
+    "created_at", "updated_at", "started_at_epoch_ms", "completed_at_epoch_ms", "retention_timestamp", "creator_xid",
+    "completed_at", "created_at_epoch_ms",
+}  # fmt: skip
+_TABLES = (
+    ("workflow_status", "workflow_uuid"), ("workflow_input", "workflow_uuid"), ("workflow_output", "workflow_uuid"),
+    ("operation_outputs", "workflow_uuid"), ("workflow_events", "workflow_uuid"),
+    ("workflow_events_history", "workflow_uuid"), ("streams", "workflow_uuid"), ("notifications", "destination_uuid"),
+)  # fmt: skip
+
+
+def _rows(runtime: Runtime, workflow_id: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row the workflow has in each table, its own id replaced and volatile columns left out."""
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    conn: Any = (
+        sqlite3.connect(runtime.url.removeprefix("sqlite:///")) if runtime.is_sqlite else psycopg.connect(runtime.url)
+    )
+    try:
+        for table, column in _TABLES:
+            prefix = "" if runtime.is_sqlite else "dbos."
+            mark = "?" if runtime.is_sqlite else "%s"
+            cur = conn.execute(f"SELECT * FROM {prefix}{table} WHERE {column} = {mark}", (workflow_id,))
+            names = [d[0] for d in cur.description]
+            found[table] = sorted(
+                (tuple((n, "ID" if v == workflow_id else v) for n, v in zip(names, row, strict=True) if n not in _VOLATILE)
+                 for row in cur.fetchall()),
+                key=repr,
+            )  # fmt: skip
+    finally:
+        conn.close()
+    return found
+
+
+def _diff(mine: dict[str, list[Any]], reference: dict[str, list[Any]]) -> list[Any]:
+    """What differs, table by table: row counts, else (table, column, ours, DBOS's)."""
+    found: list[Any] = []
+    for table, rows in reference.items():
+        if len(mine[table]) != len(rows):
+            found.append((table, "rows", mine[table], rows))
+            continue
+        for ours, theirs in zip(mine[table], rows, strict=True):
+            found += [(table, a[0], a[1], b[1]) for a, b in zip(ours, theirs, strict=True) if a != b]
+    return found
+
+
+def test_fork_and_rewind_write_what_dbos_writes(client: DBOSClient, runtime: Runtime) -> None:
+    if not runtime.is_v3:
+        pytest.skip("dbos.DBOSClient 3.4.0 refuses a 2.x schema")
+    import dbos
+
+    theirs = dbos.DBOSClient(system_database_url=runtime.url)
+    try:
+        # publish_events(2, 0): events at steps 1-3 (progress, progress, done).
+        original_id, _ = _run(client, "publish_events", 2, 0)
+        options: dict[str, Any] = {"queue_name": UNPOLLED_QUEUE, "application_version": "v", "timeout_seconds": 30}
+        ours_fork = client.fork_workflow(original_id, 3, **options)
+        dbos_fork = theirs.fork_workflow(original_id, 3, **options)
+        mine, reference = _rows(runtime, ours_fork.workflow_id), _rows(runtime, dbos_fork.workflow_id)
+        assert mine["operation_outputs"] and mine["workflow_events"]
+        assert not _diff(mine, reference)
+        # stream_values: values at steps 1-2, the close sentinel at step 3, which a rewind removes.
+        a, _ = _run(client, "stream_values", "s", [1, 2], True, 0)
+        b, _ = _run(client, "stream_values", "s", [1, 2], True, 0)
+        assert not _diff(_rows(runtime, a), _rows(runtime, b)) and len(_rows(runtime, a)["streams"]) == 3
+        client.rewind_workflow(a, start_step=2, queue_name=UNPOLLED_QUEUE)
+        theirs.rewind_workflow(b, start_step=2, queue_name=UNPOLLED_QUEUE)
+        assert len(_rows(runtime, a)["streams"]) == 2
+        assert not _diff(_rows(runtime, a), _rows(runtime, b))
+        a, _ = _run(client, "publish_events", 2, 0)
+        b, _ = _run(client, "publish_events", 2, 0)
+        options = {"queue_name": UNPOLLED_QUEUE, "application_version": "v", "queue_partition_key": "p"}
+        client.rewind_workflow(a, start_step=2, **options)
+        theirs.rewind_workflow(b, start_step=2, **options)
+        rewound = _rows(runtime, a)
+        assert [dict(r)["key"] for r in rewound["workflow_events"]] == ["progress"]
+        assert not _diff(rewound, _rows(runtime, b))
+        assert dict(rewound["workflow_status"][0])["status"] == "ENQUEUED"
+        client.cancel_workflows([a, b, ours_fork.workflow_id, dbos_fork.workflow_id])
+    finally:
+        theirs.destroy()
