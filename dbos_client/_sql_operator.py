@@ -133,10 +133,10 @@ def fork_status(t: Target) -> sql.Composed:
     ]
     if not t.v3:
         optional.append(("inputs", sql.SQL("w.inputs")))  # 3.x keeps them in workflow_input
-    for column, expr in optional:
+    for column, value in optional:
         if t.ws_has(column):
             cols.append(column)
-            exprs.append(expr)
+            exprs.append(value)
     return sql.SQL(
         "INSERT INTO {s}.workflow_status ({cols}) SELECT {exprs} FROM {s}.workflow_status AS w"
         " WHERE w.workflow_uuid = %(id)s RETURNING workflow_uuid"
