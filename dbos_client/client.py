@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
-from typing import Any, Concatenate, TypeVar
+from typing import Any, Concatenate, Literal, TypeVar
 
 import psycopg
 from typing_extensions import ParamSpec, Unpack
@@ -401,7 +401,8 @@ class DBOSClient(ClientBase):
         self, name: str, *, global_concurrency: int | None = None, partition_concurrency: int | None = None,
         partition_worker_concurrency: int | None = None, partition_limiter: QueueRateLimit | None = None,
         limiter: QueueRateLimit | None = None, worker_concurrency: int | None = None,
-        polling_interval_sec: float = 1.0, on_conflict: str = "always_update",
+        polling_interval_sec: float = 1.0,
+        on_conflict: Literal["always_update", "never_update", "update_if_latest_version"] = "always_update",
         application_name: str | None = None, concurrency: int | None = None,
     ) -> Queue:
         """Create or update a queue's row, so the owning application polls it. One transaction.

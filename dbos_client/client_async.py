@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import psycopg
 from typing_extensions import Unpack
@@ -280,7 +280,8 @@ class AsyncDBOSClient(ClientBase):
         self, name: str, *, global_concurrency: int | None = None, partition_concurrency: int | None = None,
         partition_worker_concurrency: int | None = None, partition_limiter: QueueRateLimit | None = None,
         limiter: QueueRateLimit | None = None, worker_concurrency: int | None = None,
-        polling_interval_sec: float = 1.0, on_conflict: str = "always_update",
+        polling_interval_sec: float = 1.0,
+        on_conflict: Literal["always_update", "never_update", "update_if_latest_version"] = "always_update",
         application_name: str | None = None, concurrency: int | None = None,
     ) -> Queue:
         """Create or update a queue's row, so the owning application polls it. One transaction.
