@@ -39,6 +39,11 @@ from .errors import (
 )
 from .models import EnqueueOptions, ListWorkflowsFilters, PollPolicy, RetryPolicy, WorkflowStatus, WorkflowStatusString
 
+# isort: split
+# The operator's surface (queues, fork/rewind, application versions).
+from .errors import ApplicationVersionNotFoundError, NameConflictError, WorkflowStateError
+from .models import ApplicationRowCounts, Queue, QueueRateLimit, VersionInfo
+
 if _TYPE_CHECKING:
     from .client_async import AsyncDBOSClient, AsyncWorkflowHandle
 
@@ -90,4 +95,11 @@ __all__ = [
     "WaitTimeoutError",
     "ResultTimeoutError",
     "StreamTimeoutError",
+    "Queue",
+    "QueueRateLimit",
+    "VersionInfo",
+    "ApplicationRowCounts",
+    "WorkflowStateError",
+    "NameConflictError",
+    "ApplicationVersionNotFoundError",
 ]

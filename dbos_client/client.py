@@ -16,12 +16,12 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
-from typing import Any, Concatenate, TypeVar
+from typing import Any, Concatenate, Literal, TypeVar
 
 import psycopg
 from typing_extensions import ParamSpec, Unpack
 
-from . import _calls, _ops
+from . import _calls, _calls_operator, _ops
 from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
 from ._hub import Waiter, WaitHub
 from ._ops import Emit, NeedQueries, Op, Query, Subscribe, Transaction, Wait
@@ -32,7 +32,15 @@ from ._serialization import FormatChoice
 from ._sql import Queries
 from ._txn import fetch
 from .client_async import AsyncDBOSClient
-from .models import EnqueueOptions, ListWorkflowsFilters, WorkflowStatus
+from .models import (
+    ApplicationRowCounts,
+    EnqueueOptions,
+    ListWorkflowsFilters,
+    Queue,
+    QueueRateLimit,
+    VersionInfo,
+    WorkflowStatus,
+)
 
 logger = logging.getLogger("dbos_client")
 
@@ -387,6 +395,161 @@ class DBOSClient(ClientBase):
         self._run(_calls.resume(self._core, workflow_id, queue_name))
         return WorkflowHandle(self, workflow_id)
 
+    # -- the operator's surface: queues, fork/rewind, application versions -------------
+
+    def register_queue(
+        self, name: str, *, global_concurrency: int | None = None, partition_concurrency: int | None = None,
+        partition_worker_concurrency: int | None = None, partition_limiter: QueueRateLimit | None = None,
+        limiter: QueueRateLimit | None = None, worker_concurrency: int | None = None,
+        polling_interval_sec: float = 1.0,
+        on_conflict: Literal["always_update", "never_update", "update_if_latest_version"] = "always_update",
+        application_name: str | None = None, concurrency: int | None = None,
+    ) -> Queue:
+        """Create or update a queue's row, so the owning application polls it. One transaction.
+
+        The application notices a new queue within about a second and then polls it every
+        ``polling_interval_sec``. ``on_conflict``: ``"always_update"`` (default) overwrites an
+        existing queue's limits, ``"never_update"`` leaves them. ``application_name`` (default:
+        the client's) owns the queue; None registers it unclaimed, polled by every application.
+        ``concurrency`` is DBOS's deprecated name for ``global_concurrency``. Returns the row as
+        stored (a snapshot).
+
+        Raises:
+            InvalidArgumentError: inconsistent limits, a reserved name, or
+                ``on_conflict='update_if_latest_version'`` (clients have no version).
+            NameConflictError: another application owns a queue of that name.
+            SchemaError: the database has no queues table (DBOS before 2.20).
+        """
+        self._warn_in_event_loop("register_queue", "register_queue_async")
+        op = _calls_operator.register_queue(
+            self._core, name, global_concurrency=global_concurrency, partition_concurrency=partition_concurrency,
+            partition_worker_concurrency=partition_worker_concurrency, partition_limiter=partition_limiter,
+            limiter=limiter, worker_concurrency=worker_concurrency, polling_interval_sec=polling_interval_sec,
+            on_conflict=on_conflict, application_name=application_name, concurrency=concurrency,
+        )  # fmt: skip
+        return self._run(op)
+
+    def retrieve_queue(self, name: str) -> Queue | None:
+        """The queue's current settings, or None if no such queue. One query; never blocks."""
+        self._warn_in_event_loop("retrieve_queue", "retrieve_queue_async")
+        return self._run(_calls_operator.retrieve_queue(self._core, name))
+
+    def delete_queue(self, name: str) -> None:
+        """Delete the queue's row (no-op if absent). One statement.
+
+        Its pending workflows stay ENQUEUED, and run only if the queue is registered again.
+        """
+        self._warn_in_event_loop("delete_queue", "delete_queue_async")
+        self._run(_calls_operator.delete_queue(self._core, name))
+
+    def list_queues(self, *, application_name: str | list[str] | None = None) -> list[Queue]:
+        """Registered queues: those of ``application_name`` (default: the client's; every queue for a
+        client without one) plus the unclaimed ones, which every application polls. One query."""
+        self._warn_in_event_loop("list_queues", "list_queues_async")
+        return self._run(_calls_operator.list_queues(self._core, application_name))
+
+    def fork_workflow(
+        self, workflow_id: str, start_step: int, *, application_version: str | None = None,
+        queue_name: str | None = None, queue_partition_key: str | None = None,
+        replacement_children: dict[str, str] | None = None, timeout_seconds: float | None = None,
+        shard_key: str | None = None, forked_workflow_id: str | None = None,
+    ) -> WorkflowHandle[Any]:
+        """Start a copy of a workflow that replays the original's steps before ``start_step``
+        (their recorded outputs, events and stream values are copied) and runs the rest.
+
+        One transaction; returns at once with the fork's handle. The fork is ENQUEUED on
+        ``queue_name`` (default: DBOS's internal queue, which every application polls), with
+        the original's inputs and owner; ``application_version`` pins the version that may run
+        it (default: the latest). ``replacement_children`` maps a child workflow id recorded
+        by a copied step to another id. The fork's id is ``forked_workflow_id`` (this client's
+        addition), else that of an enclosing ``dbos.SetWorkflowID`` block if the process uses
+        DBOS, else a new UUID.
+
+        Raises:
+            WorkflowNotFoundError: no such workflow (nothing is written).
+            WorkflowIdConflictError: ``forked_workflow_id`` is already used.
+            InvalidArgumentError: a bad argument; ``shard_key`` is not supported.
+        """
+        self._warn_in_event_loop("fork_workflow", "fork_workflow_async")
+        op = _calls_operator.fork(
+            self._core, workflow_id, start_step, application_version=application_version, queue_name=queue_name,
+            queue_partition_key=queue_partition_key, replacement_children=replacement_children,
+            timeout_seconds=timeout_seconds, shard_key=shard_key, forked_workflow_id=forked_workflow_id,
+        )  # fmt: skip
+        return WorkflowHandle(self, self._run(op))
+
+    def rewind_workflow(
+        self, workflow_id: str, *, start_step: int | None = None, application_version: str | None = None,
+        queue_name: str | None = None, queue_partition_key: str | None = None, shard_key: str | None = None,
+    ) -> WorkflowHandle[Any]:
+        """Re-run a finished workflow from ``start_step`` (default 1), under its own id.
+
+        One transaction, as DBOS: the steps from ``start_step`` on and their event history are
+        dropped, events they published revert to the last earlier value, messages they
+        consumed (and unconsumed ones) are deleted, a close sentinel they wrote is removed, and
+        the workflow is ENQUEUED again on ``queue_name`` (default: DBOS's internal queue).
+        Returns at once. Needs a DBOS 3.x system database.
+
+        Raises:
+            WorkflowNotFoundError: no such workflow.
+            WorkflowStateError: the workflow is still ENQUEUED, PENDING or DELAYED.
+            SchemaError: a 2.x system database.
+        """
+        self._warn_in_event_loop("rewind_workflow", "rewind_workflow_async")
+        op = _calls_operator.rewind(
+            self._core, workflow_id, start_step=start_step, application_version=application_version,
+            queue_name=queue_name, queue_partition_key=queue_partition_key, shard_key=shard_key,
+        )  # fmt: skip
+        self._run(op)
+        return WorkflowHandle(self, workflow_id)
+
+    def list_application_versions(self) -> list[VersionInfo]:
+        """Registered application versions, newest first: the client's application's and the
+        unclaimed ones (all of them for a client without an application name). One query."""
+        self._warn_in_event_loop("list_application_versions", "list_application_versions_async")
+        return self._run(_calls_operator.list_versions(self._core))
+
+    def get_latest_application_version(self) -> VersionInfo:
+        """The newest application version the client's application sees: the one whose
+        workflows without a version its queues run. One query.
+
+        Raises:
+            ApplicationVersionNotFoundError: no version is registered.
+        """
+        self._warn_in_event_loop("get_latest_application_version", "get_latest_application_version_async")
+        return self._run(_calls_operator.latest_version(self._core))
+
+    def set_latest_application_version(self, version_name: str, *, application_name: str | None = None) -> None:
+        """Make a version the latest, by stamping it with this machine's current time. One transaction.
+
+        ``application_name`` (default: the client's) acts as that application: promoting a
+        version another application registered raises; an unclaimed one is claimed.
+
+        Raises:
+            ApplicationVersionNotFoundError: no version has this name (DBOS ignores this).
+            NameConflictError: the version belongs to another application.
+        """
+        self._warn_in_event_loop("set_latest_application_version", "set_latest_application_version_async")
+        self._run(_calls_operator.set_latest_version(self._core, version_name, application_name))
+
+    def rename_application(
+        self, old_name: str | None, new_name: str, *, batch_size: int | None = 10_000, adopt_unclaimed_rows: bool = False
+    ) -> ApplicationRowCounts:
+        """Give ``new_name`` the rows ``old_name`` owns, the unclaimed rows (``adopt_unclaimed_rows``), or both.
+
+        Do not run it while the application runs. Queues, schedules, versions and unfinished
+        workflows move in one transaction; finished workflows and steps then move
+        ``batch_size`` workflows per transaction (None: all at once). A re-run resumes.
+
+        Returns:
+            The number of rows moved, by table.
+
+        Raises:
+            InvalidArgumentError: nothing to move, an invalid new name, or a bad batch size.
+        """
+        self._warn_in_event_loop("rename_application", "rename_application_async")
+        return self._run(_calls_operator.rename(self._core, old_name, new_name, batch_size, adopt_unclaimed_rows))
+
     # -- DBOS's *_async names, on an AsyncDBOSClient made on first use -----------------
 
     def _twin(self) -> AsyncDBOSClient:
@@ -424,6 +587,16 @@ class DBOSClient(ClientBase):
     list_queued_workflows_async = _on_twin(AsyncDBOSClient.list_queued_workflows)
     list_workflow_steps_async = _on_twin(AsyncDBOSClient.list_workflow_steps)
     check_connection_async = _on_twin(AsyncDBOSClient.check_connection)
+    register_queue_async = _on_twin(AsyncDBOSClient.register_queue)
+    retrieve_queue_async = _on_twin(AsyncDBOSClient.retrieve_queue)
+    delete_queue_async = _on_twin(AsyncDBOSClient.delete_queue)
+    list_queues_async = _on_twin(AsyncDBOSClient.list_queues)
+    fork_workflow_async = _on_twin(AsyncDBOSClient.fork_workflow)
+    rewind_workflow_async = _on_twin(AsyncDBOSClient.rewind_workflow)
+    list_application_versions_async = _on_twin(AsyncDBOSClient.list_application_versions)
+    get_latest_application_version_async = _on_twin(AsyncDBOSClient.get_latest_application_version)
+    set_latest_application_version_async = _on_twin(AsyncDBOSClient.set_latest_application_version)
+    rename_application_async = _on_twin(AsyncDBOSClient.rename_application)
 
     # -- the driver: I/O only; the policy is ClientBase's ------------------------------
 

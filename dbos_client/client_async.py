@@ -16,12 +16,12 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import psycopg
 from typing_extensions import Unpack
 
-from . import _calls, _ops
+from . import _calls, _calls_operator, _ops
 from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
 from ._hub_async import AsyncWaiter, AsyncWaitHub
 from ._ops import Emit, NeedQueries, Op, Query, Subscribe, Transaction, Wait
@@ -32,7 +32,15 @@ from ._serialization import FormatChoice
 from ._sql import Queries
 from ._txn import fetch_async
 from .errors import DBOSClientError
-from .models import EnqueueOptions, ListWorkflowsFilters, WorkflowStatus
+from .models import (
+    ApplicationRowCounts,
+    EnqueueOptions,
+    ListWorkflowsFilters,
+    Queue,
+    QueueRateLimit,
+    VersionInfo,
+    WorkflowStatus,
+)
 
 logger = logging.getLogger("dbos_client")
 
@@ -265,6 +273,98 @@ class AsyncDBOSClient(ClientBase):
         """
         await self._run(_calls.resume(self._core, workflow_id, queue_name))
         return AsyncWorkflowHandle(self, workflow_id)
+
+    # -- the operator's surface: queues, fork/rewind, application versions -------------
+
+    async def register_queue(
+        self, name: str, *, global_concurrency: int | None = None, partition_concurrency: int | None = None,
+        partition_worker_concurrency: int | None = None, partition_limiter: QueueRateLimit | None = None,
+        limiter: QueueRateLimit | None = None, worker_concurrency: int | None = None,
+        polling_interval_sec: float = 1.0,
+        on_conflict: Literal["always_update", "never_update", "update_if_latest_version"] = "always_update",
+        application_name: str | None = None, concurrency: int | None = None,
+    ) -> Queue:
+        """Create or update a queue's row, so the owning application polls it. One transaction.
+
+        ``on_conflict``: ``"always_update"`` (default) overwrites an existing queue's limits,
+        ``"never_update"`` leaves them. ``application_name`` (default: the client's) owns the
+        queue; None registers it unclaimed, polled by every application. ``concurrency`` is
+        DBOS's deprecated name for ``global_concurrency``.
+
+        Raises:
+            InvalidArgumentError: inconsistent limits, a reserved name, or
+                ``on_conflict='update_if_latest_version'`` (clients have no version).
+            NameConflictError: another application owns a queue of that name.
+            SchemaError: the database has no queues table (DBOS before 2.20).
+        """
+        op = _calls_operator.register_queue(
+            self._core, name, global_concurrency=global_concurrency, partition_concurrency=partition_concurrency,
+            partition_worker_concurrency=partition_worker_concurrency, partition_limiter=partition_limiter,
+            limiter=limiter, worker_concurrency=worker_concurrency, polling_interval_sec=polling_interval_sec,
+            on_conflict=on_conflict, application_name=application_name, concurrency=concurrency,
+        )  # fmt: skip
+        return await self._run(op)
+
+    async def retrieve_queue(self, name: str) -> Queue | None:
+        """The queue's current settings, or None if no such queue. One query."""
+        return await self._run(_calls_operator.retrieve_queue(self._core, name))
+
+    async def delete_queue(self, name: str) -> None:
+        """Delete the queue's row (no-op if absent). Its pending workflows stay ENQUEUED until it
+        is registered again. One statement."""
+        await self._run(_calls_operator.delete_queue(self._core, name))
+
+    async def list_queues(self, *, application_name: str | list[str] | None = None) -> list[Queue]:
+        """Registered queues: those of ``application_name`` (default: the client's; all for a
+        nameless client) plus the unclaimed ones. One query."""
+        return await self._run(_calls_operator.list_queues(self._core, application_name))
+
+    async def fork_workflow(
+        self, workflow_id: str, start_step: int, *, application_version: str | None = None,
+        queue_name: str | None = None, queue_partition_key: str | None = None,
+        replacement_children: dict[str, str] | None = None, timeout_seconds: float | None = None,
+        shard_key: str | None = None, forked_workflow_id: str | None = None,
+    ) -> AsyncWorkflowHandle[Any]:
+        """Start a copy of a workflow that replays its steps before ``start_step`` and runs the
+        rest. See ``DBOSClient.fork_workflow``. One transaction; never waits for the fork."""
+        op = _calls_operator.fork(
+            self._core, workflow_id, start_step, application_version=application_version, queue_name=queue_name,
+            queue_partition_key=queue_partition_key, replacement_children=replacement_children,
+            timeout_seconds=timeout_seconds, shard_key=shard_key, forked_workflow_id=forked_workflow_id,
+        )  # fmt: skip
+        return AsyncWorkflowHandle(self, await self._run(op))
+
+    async def rewind_workflow(
+        self, workflow_id: str, *, start_step: int | None = None, application_version: str | None = None,
+        queue_name: str | None = None, queue_partition_key: str | None = None, shard_key: str | None = None,
+    ) -> AsyncWorkflowHandle[Any]:
+        """Re-run a finished workflow from ``start_step`` (default 1) under its own id. See
+        ``DBOSClient.rewind_workflow``. One transaction; never waits for the re-run."""
+        op = _calls_operator.rewind(
+            self._core, workflow_id, start_step=start_step, application_version=application_version,
+            queue_name=queue_name, queue_partition_key=queue_partition_key, shard_key=shard_key,
+        )  # fmt: skip
+        await self._run(op)
+        return AsyncWorkflowHandle(self, workflow_id)
+
+    async def list_application_versions(self) -> list[VersionInfo]:
+        """Registered application versions, newest first. See ``DBOSClient.list_application_versions``."""
+        return await self._run(_calls_operator.list_versions(self._core))
+
+    async def get_latest_application_version(self) -> VersionInfo:
+        """The newest application version. See ``DBOSClient.get_latest_application_version``."""
+        return await self._run(_calls_operator.latest_version(self._core))
+
+    async def set_latest_application_version(self, version_name: str, *, application_name: str | None = None) -> None:
+        """Make a version the latest. See ``DBOSClient.set_latest_application_version``."""
+        await self._run(_calls_operator.set_latest_version(self._core, version_name, application_name))
+
+    async def rename_application(
+        self, old_name: str | None, new_name: str, *, batch_size: int | None = 10_000, adopt_unclaimed_rows: bool = False
+    ) -> ApplicationRowCounts:
+        """Give ``new_name`` the rows ``old_name`` owns (and unclaimed ones). See ``DBOSClient.rename_application``."""
+        op = _calls_operator.rename(self._core, old_name, new_name, batch_size, adopt_unclaimed_rows)
+        return await self._run(op)
 
     # -- the driver: I/O only; the policy is ClientBase's ------------------------------
     # Two loops rather than DBOSClient's one: an async generator cannot return a value.

@@ -166,3 +166,31 @@ class StreamTimeoutError(WaitTimeoutError):
     #: The offset of the value that did not come.
     offset: int
     timeout_seconds: float
+
+
+# -- the operator's surface (queues, fork/rewind, application versions) ----------------------
+
+
+class WorkflowStateError(WorkflowConflictError):
+    """The workflow's status forbids the change: ``rewind_workflow`` on a workflow that is
+    still ENQUEUED, PENDING or DELAYED (cancel it first), or whose status changed meanwhile."""
+
+    workflow_id: str
+    status: str
+
+
+class NameConflictError(DBOSClientError):
+    """A queue or application version name is already owned by another application.
+
+    Names are global in a system database; ``rename_application`` re-owns rows."""
+
+    name: str
+    #: The application that owns the name.
+    owner: str
+
+
+class ApplicationVersionNotFoundError(DBOSClientError, LookupError):
+    """No application version (with this name) is registered in the system database."""
+
+
+__all__ += ["WorkflowStateError", "NameConflictError", "ApplicationVersionNotFoundError"]

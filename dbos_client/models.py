@@ -225,3 +225,70 @@ class PollPolicy:
 
         if not 0 < self.interval_seconds <= self.max_interval_seconds:
             raise InvalidArgumentError("PollPolicy needs 0 < interval_seconds <= max_interval_seconds")
+
+
+# -- the operator's surface: queues, application versions, rename -----------------------------
+
+
+class QueueRateLimit(TypedDict):
+    """At most ``limit`` workflows of the queue start within any ``period`` seconds (DBOS's shape)."""
+
+    limit: int
+    period: float
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A queue's row in the system database, as ``register_queue``/``retrieve_queue``/``list_queues`` return it.
+
+    The fields ``dbos.Queue`` exposes, read once: a snapshot, not a live handle (DBOS's
+    Queue re-reads the row on each property access and has setters; change a queue with
+    ``register_queue``, which updates it by default). ``None`` means no limit.
+    """
+
+    name: str
+    concurrency: int | None = None
+    """The most workflows of this queue running at once across all executors."""
+    worker_concurrency: int | None = None
+    """The most running at once on one executor."""
+    limiter: QueueRateLimit | None = None
+    partition_concurrency: int | None = None
+    partition_worker_concurrency: int | None = None
+    partition_limiter: QueueRateLimit | None = None
+    polling_interval_sec: float = 1.0
+    """How often the application's workers poll this queue."""
+    application_name: str | None = None
+    """The application that owns (and polls) the queue; None: unclaimed, polled by every application."""
+
+    @property
+    def global_concurrency(self) -> int | None:
+        """``concurrency``, under DBOS 3's name for it."""
+        return self.concurrency
+
+    @property
+    def database_backed_queue(self) -> bool:
+        """Always True: every queue a client sees is a row of the queues table."""
+        return True
+
+
+class VersionInfo(TypedDict):
+    """One registered application version (DBOS's ``VersionInfo``); times in epoch ms."""
+
+    version_id: str
+    version_name: str
+    version_timestamp: int
+    created_at: int
+    application_name: str | None
+
+
+class ApplicationRowCounts(TypedDict):
+    """Rows ``rename_application`` moved, by table (DBOS's ``ApplicationRowCounts``)."""
+
+    queues: int
+    schedules: int
+    versions: int
+    workflows: int
+    steps: int
+
+
+__all__ += ["Queue", "QueueRateLimit", "VersionInfo", "ApplicationRowCounts"]

@@ -181,6 +181,31 @@ class Greeter(DBOSConfiguredInstance):
 GREETER = Greeter("greeter-1")
 
 
+# Operator's surface (fork/rewind): steps whose outputs tell a replayed step (its recorded
+# stamp) from a re-run one (a fresh stamp).
+
+
+@DBOS.step()
+def stamp_step(label):
+    return f"{label}-{os.urandom(4).hex()}"
+
+
+@DBOS.workflow()
+def stamped_steps(n):
+    """n steps (function ids 1..n), each a fresh random stamp when it really runs."""
+    return [stamp_step(i) for i in range(n)]
+
+
+@DBOS.workflow()
+def stamped_events():
+    """Steps 1 and 3 stamp; steps 2 and 4 publish the stamps as events "first" and "second"."""
+    first = stamp_step("first")
+    DBOS.set_event("first", first)
+    second = stamp_step("second")
+    DBOS.set_event("second", second)
+    return [first, second]
+
+
 # --------------------------------------------------------------------------
 # Lifecycle
 # --------------------------------------------------------------------------

@@ -186,3 +186,12 @@ def test_importing_the_package_loads_neither_sqlite3_nor_the_gateway() -> None:
     code = "import sys, dbos_client; print(sorted(m for m in ('sqlite3', 'fastapi', 'dbos_client.gateway') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# -- the operator's surface (queues, fork/rewind, application versions) -----------------
+KNOWN_OMISSIONS.update({
+    "register_queue": set(), "retrieve_queue": set(), "delete_queue": set(), "list_queues": set(),
+    "fork_workflow": set(), "rewind_workflow": set(), "list_application_versions": set(),
+    "get_latest_application_version": set(), "set_latest_application_version": set(), "rename_application": set(),
+})  # fmt: skip
+OUR_EXTRAS.update({"fork_workflow": {"forked_workflow_id"}})
