@@ -37,7 +37,16 @@ from .errors import (
     WorkflowIdConflictError,
     WorkflowNotFoundError,
 )
-from .models import EnqueueOptions, ListWorkflowsFilters, PollPolicy, RetryPolicy, WorkflowStatus, WorkflowStatusString
+from .models import (
+    EnqueueItem,
+    EnqueueOptions,
+    ListWorkflowsFilters,
+    PollPolicy,
+    RetryPolicy,
+    SendMessage,
+    WorkflowStatus,
+    WorkflowStatusString,
+)
 
 if _TYPE_CHECKING:
     from .client_async import AsyncDBOSClient, AsyncWorkflowHandle
@@ -90,4 +99,6 @@ __all__ = [
     "WaitTimeoutError",
     "ResultTimeoutError",
     "StreamTimeoutError",
+    "SendMessage",
+    "EnqueueItem",
 ]

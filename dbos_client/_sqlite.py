@@ -171,6 +171,8 @@ def run_statement(conn: sqlite3.Connection, query: Query, where: str) -> Any:
     # Queries(dialect="sqlite") renders its statements once; only one-off ones (the
     # migration-version query) still arrive composable.
     text = render(query.statement) if isinstance(query.statement, sql.Composable) else query.statement
+    if query.many:
+        return _run_many(conn, query, text, where)
     try:
         cur = conn.execute(text, bind(query.params))
         if query.fetch == "none":
@@ -187,6 +189,17 @@ def run_statement(conn: sqlite3.Connection, query: Query, where: str) -> Any:
     if query.fetch == "one":
         return rows[0] if rows else None
     return rows
+
+
+def _run_many(conn: sqlite3.Connection, query: Query, text: str, where: str) -> Any:
+    """A ``many`` Query: ``executemany`` when no rows come back, else one execute per set."""
+    if query.fetch == "none":
+        try:
+            conn.executemany(text, [bind(p) for p in query.params])
+        except sqlite3.IntegrityError as exc:
+            raise _constraint(exc) from exc
+        return None
+    return [run_statement(conn, Query(text, p, query.fetch), where) for p in query.params]
 
 
 def run_on_connection(conn: sqlite3.Connection, op: Op[T]) -> T:
