@@ -4,8 +4,9 @@
   unnest(...)`` (one round trip whatever the count); SQLite: ``executemany`` under one
   ``BEGIN IMMEDIATE``. With ``send_to_forks``, the forks are looked up in the same
   transaction. A destination that does not exist refuses the whole batch, by name.
-* ``enqueue_bulk`` (this client's extension): ``enqueue``'s statement once per workflow,
-  pipelined (psycopg's executemany) in one transaction; any refusal rolls back all.
+* ``enqueue_bulk`` (this client's extension): Postgres, one statement for every workflow
+  (``enqueue``'s, reading the rows from one JSON array: one plan, one round trip); SQLite,
+  ``enqueue``'s steps for each in one ``BEGIN IMMEDIATE``. Any refusal rolls back all.
 * ``wait_first`` / ``wait_all``: one read of every handle's status, then one ``first``
   ``Check`` naming all of them, so the shared poller asks for the lot in its one query
   per tick, however many handles (``_hub_state.HubState.poll_params``).
@@ -142,7 +143,7 @@ def enqueue_bulk(q: Queries, requests: Sequence[EnqueueRequest]) -> Op[list[Enqu
         params = {c: req.row[c] for c in q.enqueue_columns}
         params["inputs"] = req.inputs
         params["delay_ms"] = req.delay_ms
-        if "attributes" in params:
+        if q.sqlite and "attributes" in params:
             params["attributes"] = q.json_param(params["attributes"])
         params_list.append(params)
     try:
@@ -181,8 +182,11 @@ def _enqueue_all(q: Queries, requests: Sequence[EnqueueRequest], params_list: li
         for params in params_list:
             rows.append((yield from _sqlite_enqueue(q, params)))
     else:
-        found = yield Query(q.enqueue, params_list, fetch="one", many=True)
-        rows = [_EnqueueRow(*row) for row in found]
+        # One JSON array of every row: one statement, planned once, whatever the count.
+        fields = q.enqueue_bulk_fields
+        objects = [{f: p.get(f) for f in fields} | {"n": n} for n, p in enumerate(params_list)]
+        found = yield Query(q.enqueue_bulk, {"rows": q.json_param(objects)})
+        rows = [_EnqueueRow(*row[1:]) for row in found]
     outcomes = []
     for req, row in zip(requests, rows, strict=True):
         if not row.inserted:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["INTERNAL_QUEUE", "NOW_MS", "NULL_TOPIC", "STREAM_BATCH", "Queries"]
 
 #: Statements of each dialect only (the rest serve both).
-_PG_ONLY = ("enqueue", "cancel", "delete", "resume")
+_PG_ONLY = ("enqueue", "cancel", "delete", "resume", "enqueue_bulk")
 _SQLITE_ONLY = (
     "sqlite_enqueue_insert", "sqlite_enqueue_inputs", "sqlite_queue_known", "sqlite_missing",
     "sqlite_cancel", "sqlite_delete", "sqlite_resume", "sqlite_resume_exists",
@@ -199,6 +199,15 @@ class Queries:
     def send_bulk(self) -> str:
         """Postgres: every message in one INSERT from arrays; SQLite: ``send`` (run with executemany)."""
         return self.send if self.sqlite else self._t.render(bulk.pg_send_bulk(self._t))
+
+    @cached_property
+    def enqueue_bulk(self) -> str:
+        self._only("enqueue_bulk", sqlite=False)
+        return self._t.render(bulk.pg_enqueue_bulk(self._t))
+
+    @cached_property
+    def enqueue_bulk_fields(self) -> tuple[str, ...]:
+        return bulk.pg_enqueue_bulk_fields(self._t)
 
     @cached_property
     def fork_descendants(self) -> str | None:

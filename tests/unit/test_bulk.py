@@ -167,24 +167,36 @@ def _reqs(n: int) -> list[Any]:
     return [build_enqueue({**OPTS, "workflow_id": f"w{i}"}, (i,), {}, CODEC, None) for i in range(n)]
 
 
-def test_enqueue_bulk_on_postgres_is_one_pipelined_statement() -> None:
+def test_enqueue_bulk_on_postgres_is_one_statement() -> None:
     reqs = _reqs(3)
     seen: list[Any] = []
-    inserted = (True, None, None, None, None, None, None, True)
-    outcomes = drive(_bulk.enqueue_bulk(PG3, reqs), [Step(Transaction, body=[Step(Query, [inserted] * 3, statement=PG3.enqueue)])], seen)
+    inserted = [(n, True, None, None, None, None, None, None, True) for n in range(3)]
+    outcomes = drive(_bulk.enqueue_bulk(PG3, reqs), [Step(Transaction, body=[Step(Query, inserted, statement=PG3.enqueue_bulk)])], seen)
     assert [o.workflow_id for o in outcomes] == ["w0", "w1", "w2"]
-    assert seen[1].many and [p["workflow_uuid"] for p in seen[1].params] == ["w0", "w1", "w2"]
+    rows = seen[1].params["rows"].obj
+    assert [(r["workflow_uuid"], r["n"]) for r in rows] == [("w0", 0), ("w1", 1), ("w2", 2)]
+    assert set(rows[0]) == set(PG3.enqueue_bulk_fields) and rows[0]["inputs"] == reqs[0].inputs
+    assert "inputs" in PG2.enqueue_bulk_fields and "workflow_input" not in PG2.enqueue_bulk
 
 
 def test_enqueue_bulk_conflict_rolls_back_the_batch() -> None:
     reqs = _reqs(2)
-    inserted = (True, None, None, None, None, None, None, True)
-    taken = (False, "other_wf", None, None, "q", "SUCCESS", "someone", True)
+    inserted = (0, True, None, None, None, None, None, None, True)
+    taken = (1, False, "other_wf", None, None, "q", "SUCCESS", "someone", True)
     with pytest.raises(WorkflowIdConflictError):
         drive(_bulk.enqueue_bulk(PG3, reqs), [Step(Transaction, body=[Step(Query, [inserted, taken])])])
     # The same function under the id attaches, as enqueue does.
-    same = (False, "wf", None, None, "q", "ENQUEUED", "someone", True)
+    same = (1, False, "wf", None, None, "q", "ENQUEUED", "someone", True)
     assert len(drive(_bulk.enqueue_bulk(PG3, reqs), [Step(Transaction, body=[Step(Query, [inserted, same])])])) == 2
+
+
+def test_enqueue_bulk_on_sqlite_runs_enqueues_steps_for_each() -> None:
+    reqs = _reqs(2)
+    body = []
+    for _ in reqs:
+        body += [Step(Query, [("w",)], statement=LITE3.sqlite_enqueue_insert), Step(Query, statement=LITE3.sqlite_enqueue_inputs),
+                 Step(Query, (1,), statement=LITE3.sqlite_queue_known)]  # fmt: skip
+    assert len(drive(_bulk.enqueue_bulk(LITE3, reqs), [Step(Transaction, body=body)])) == 2
 
 
 def test_enqueue_bulk_deduplication_names_the_workflow() -> None:
