@@ -278,3 +278,26 @@ def test_wait_first_async_on_dbos_client(client: DBOSClient) -> None:
         assert await client.wait_all_async([a_slow, a_fast], timeout_seconds=30) == [a_slow, a_fast]
 
     asyncio.run(main())
+
+
+def test_a_cancelled_wait_first_async_leaves_nothing_behind(runtime: Runtime, uid: str) -> None:
+    with DBOSClient(system_database_url=runtime.url) as sync_client:
+        parked = _parked(sync_client, 3, uid)
+
+    async def main() -> None:
+        async with AsyncDBOSClient(system_database_url=runtime.url) as ac:
+            handles = [await ac.retrieve_workflow(h.workflow_id) for h in parked]
+            task = asyncio.create_task(ac.wait_first(handles, polling_interval_sec=0.01))
+            deadline = time.monotonic() + 10
+            while ac._hub is None or not any(w.waiting for w in list(ac._hub._waiters)):
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert not ac._hub._waiters  # unsubscribed: the poller asks for none of them
+            assert (await asyncio.wait_for(handles[0].get_status(), 2)).status == "ENQUEUED"
+            await ac.cancel_workflows([h.workflow_id for h in handles])
+            assert await ac.wait_first(handles, timeout_seconds=10) in handles
+
+    asyncio.run(main())
