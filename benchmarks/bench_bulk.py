@@ -1,6 +1,6 @@
 """Bulk calls and fan-out waits: dbos_client against dbos.DBOSClient, in one run, on one database.
 
-    .venv/bin/python benchmarks/bench_bulk.py [--sizes 1000,10000] [--reps 5] [--enqueue-n 1000] [--json out.json]
+    .venv/bin/python benchmarks/bench_bulk.py [--sizes 1000,10000] [--reps 5] [--enqueue-n 1000] [--sqlite] [--json out.json]
 
 A fresh Postgres database, the real DBOS 3.4.0 runtime (``tests/interop/interop_app.py``)
 on it, and both clients against that same database, one after the other:
@@ -16,15 +16,19 @@ on it, and both clients against that same database, one after the other:
   statements the client ran (counted in the client, so the runtime's own background
   transactions do not blur them). The same for 1 and for 1,000 handles.
 
-Prints a Markdown table; the raw figures as JSON with --json.
+With --sqlite, the same again on a fresh SQLite file with its own runtime. Prints a
+Markdown table per database; the raw figures as JSON with --json. Exits 1 if send_bulk of
+the largest size stays under 10,000 messages/s on Postgres (the target).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -120,36 +124,53 @@ def measure_fan_out(url: str, parked: list[str], window: float) -> dict[str, Any
     return results
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    url = rt.create_database(args.admin_url, prefix="dbos_client_bench_bulk")
-    log(f"database: {conninfo_to_dict(url)['dbname']}")
+def measure_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Every measurement, against the runtime already running on ``url``."""
     results: dict[str, Any] = {}
+    ours = dbos_client.DBOSClient(system_database_url=url)
+    theirs = dbos.DBOSClient(system_database_url=url)
     try:
-        with rt.DBOSRuntime(rt.runtime_python("3.4.0"), url):
-            ours = dbos_client.DBOSClient(system_database_url=url)
-            theirs = dbos.DBOSClient(system_database_url=url)
-            try:
-                opts = {"queue_name": UNPOLLED_QUEUE, "workflow_name": "echo"}
-                tag = uuid.uuid4().hex[:8]
-                destinations = [h.workflow_id for h in ours.enqueue_bulk(
-                    [EnqueueItem({**opts, "workflow_id": f"dest-{tag}-{i}"}) for i in range(DESTINATIONS)]
-                )]  # fmt: skip
-                results.update(measure_send_bulk(ours, theirs, destinations, args.sizes, args.reps))
-                results.update(measure_enqueue(ours, theirs, args.enqueue_n, args.reps))
-                parked = [h.workflow_id for h in ours.enqueue_bulk(
-                    [EnqueueItem({**opts, "workflow_id": f"parked-{tag}-{i}"}) for i in range(args.handles)]
-                )]  # fmt: skip
-                results.update(measure_fan_out(url, parked, args.window))
-            finally:
-                ours.close()
-                theirs.destroy()
+        opts = {"queue_name": UNPOLLED_QUEUE, "workflow_name": "echo"}
+        tag = uuid.uuid4().hex[:8]
+        destinations = [h.workflow_id for h in ours.enqueue_bulk(
+            [EnqueueItem({**opts, "workflow_id": f"dest-{tag}-{i}"}) for i in range(DESTINATIONS)]
+        )]  # fmt: skip
+        results.update(measure_send_bulk(ours, theirs, destinations, args.sizes, args.reps))
+        results.update(measure_enqueue(ours, theirs, args.enqueue_n, args.reps))
+        parked = [h.workflow_id for h in ours.enqueue_bulk(
+            [EnqueueItem({**opts, "workflow_id": f"parked-{tag}-{i}"}) for i in range(args.handles)]
+        )]  # fmt: skip
+        results.update(measure_fan_out(url, parked, args.window))
     finally:
-        rt.drop_database(url, args.admin_url)
+        ours.close()
+        theirs.destroy()
     return results
 
 
-def table(results: dict[str, Any], args: argparse.Namespace) -> str:
-    lines = ["| measurement | dbos_client | dbos.DBOSClient 3.4.0 | ratio |", "|---|---:|---:|---:|"]
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Postgres (a fresh database), then with --sqlite a fresh SQLite file; a runtime on each."""
+    results: dict[str, Any] = {}
+    url = rt.create_database(args.admin_url, prefix="dbos_client_bench_bulk")
+    log(f"postgres database: {conninfo_to_dict(url)['dbname']}")
+    try:
+        with rt.DBOSRuntime(rt.runtime_python("3.4.0"), url):
+            results["postgres"] = measure_database(url, args)
+    finally:
+        rt.drop_database(url, args.admin_url)
+    if args.sqlite:
+        directory = tempfile.mkdtemp(prefix="dbos_client_bench_bulk_")
+        url = f"sqlite:///{directory}/system.sqlite"
+        log(f"sqlite file: {directory}/system.sqlite")
+        try:
+            with rt.DBOSRuntime(rt.runtime_python("3.4.0"), url):
+                results["sqlite"] = measure_database(url, args)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+    return results
+
+
+def table(results: dict[str, Any], args: argparse.Namespace, backend: str) -> str:
+    lines = [f"| {backend} | dbos_client | dbos.DBOSClient 3.4.0 | ratio |", "|---|---:|---:|---:|"]
     for n in args.sizes:
         ours, theirs = results[f"send_bulk_{n}_dbos_client"]["median"], results[f"send_bulk_{n}_dbos"]["median"]
         lines.append(f"| send_bulk, {n:,} messages in one call (messages/s) | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.1f}x |")
@@ -175,13 +196,15 @@ def main() -> int:
     parser.add_argument("--handles", type=int, default=1000)
     parser.add_argument("--window", type=float, default=5.0, help="seconds each fan-out wait lasts")
     parser.add_argument("--admin-url", default=rt.DEFAULT_ADMIN_URL)
+    parser.add_argument("--sqlite", action="store_true", help="also measure on a SQLite system database")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     results = run(args)
-    print(table(results, args))
+    for backend, figures in results.items():
+        print(table(figures, args, backend) + "\n")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
-    target = results[f"send_bulk_{max(args.sizes)}_dbos_client"]["median"]
+    target = results["postgres"][f"send_bulk_{max(args.sizes)}_dbos_client"]["median"]
     if target < 10_000:
         print(f"send_bulk below the 10,000 messages/s target: {target:,.0f}", file=sys.stderr)
         return 1
