@@ -192,14 +192,18 @@ def run_statement(conn: sqlite3.Connection, query: Query, where: str) -> Any:
 
 
 def _run_many(conn: sqlite3.Connection, query: Query, text: str, where: str) -> Any:
-    """A ``many`` Query: ``executemany`` when no rows come back, else one execute per set."""
-    if query.fetch == "none":
-        try:
-            conn.executemany(text, [bind(p) for p in query.params])
-        except sqlite3.IntegrityError as exc:
-            raise _constraint(exc) from exc
-        return None
-    return [run_statement(conn, Query(text, p, query.fetch), where) for p in query.params]
+    """A ``many`` Query (a write that returns no rows): ``executemany``, one statement per set."""
+    if query.fetch != "none":
+        raise ValueError("a many Query returns no rows on SQLite")
+    try:
+        conn.executemany(text, [bind(p) for p in query.params])
+    except sqlite3.IntegrityError as exc:
+        raise _constraint(exc) from exc
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc) or "no such column" in str(exc):
+            raise SchemaError(f"the DBOS tables in {where} changed under this client ({exc})") from exc
+        raise
+    return None
 
 
 def run_on_connection(conn: sqlite3.Connection, op: Op[T]) -> T:

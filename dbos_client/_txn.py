@@ -20,8 +20,6 @@ T = TypeVar("T")
 
 def fetch(conn: psycopg.Connection[Any], query: Query) -> Any:
     """One Query on ``conn``, its rows as ``query.fetch`` asks."""
-    if query.many:
-        return _fetch_many(conn, query)
     cur = conn.execute(query.statement, query.params)
     if query.fetch == "one":
         return cur.fetchone()
@@ -31,41 +29,12 @@ def fetch(conn: psycopg.Connection[Any], query: Query) -> Any:
 
 
 async def fetch_async(conn: psycopg.AsyncConnection[Any], query: Query) -> Any:
-    if query.many:
-        return await _fetch_many_async(conn, query)
     cur = await conn.execute(query.statement, query.params)
     if query.fetch == "one":
         return await cur.fetchone()
     if query.fetch == "all":
         return await cur.fetchall()
     return None
-
-
-def _fetch_many(conn: psycopg.Connection[Any], query: Query) -> Any:
-    """A ``many`` Query: every parameter set in one pipeline (one round trip, not one per set)."""
-    returning = query.fetch != "none"
-    with conn.cursor() as cur:
-        cur.executemany(query.statement, query.params, returning=returning)
-        if not returning:
-            return None
-        results: list[Any] = []
-        while True:
-            results.append(cur.fetchone() if query.fetch == "one" else cur.fetchall())
-            if not cur.nextset():
-                return results
-
-
-async def _fetch_many_async(conn: psycopg.AsyncConnection[Any], query: Query) -> Any:
-    returning = query.fetch != "none"
-    async with conn.cursor() as cur:
-        await cur.executemany(query.statement, query.params, returning=returning)
-        if not returning:
-            return None
-        results: list[Any] = []
-        while True:
-            results.append(await cur.fetchone() if query.fetch == "one" else await cur.fetchall())
-            if not cur.nextset():
-                return results
 
 
 def _is_sqlite(conn: Any) -> bool:
