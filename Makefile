@@ -60,6 +60,7 @@ bench: install pgbouncer
 	$(PY) benchmarks/bench.py --waiters 1000
 	$(PY) benchmarks/bench_sqlite.py
 	$(PY) benchmarks/bench_topologies.py
+	$(PY) benchmarks/bench_bulk.py --sqlite
 
 clean:
 	rm -rf $(VENV) .venv-dbos2 .venv-upstream *.egg-info .pytest_cache build/upstream

@@ -37,7 +37,16 @@ from .errors import (
     WorkflowIdConflictError,
     WorkflowNotFoundError,
 )
-from .models import EnqueueOptions, ListWorkflowsFilters, PollPolicy, RetryPolicy, WorkflowStatus, WorkflowStatusString
+from .models import (
+    EnqueueItem,
+    EnqueueOptions,
+    ListWorkflowsFilters,
+    PollPolicy,
+    RetryPolicy,
+    SendMessage,
+    WorkflowStatus,
+    WorkflowStatusString,
+)
 
 # isort: split
 # The operator's surface (queues, fork/rewind, application versions).
@@ -102,4 +111,6 @@ __all__ = [
     "WorkflowStateError",
     "NameConflictError",
     "ApplicationVersionNotFoundError",
+    "SendMessage",
+    "EnqueueItem",
 ]

@@ -64,6 +64,10 @@ class Query:
     #: A read that may share one round trip with identical reads issued at the same
     #: moment (the async shell coalesces them). Never set on a write.
     read_only: bool = False
+    #: SQLite only (its driver's ``executemany``): ``params`` is a list of parameter sets, the
+    #: statement runs once per set, and the reply is a list with one ``fetch`` result per set.
+    #: Only inside a ``Transaction``. Postgres statements take arrays instead (``_sql_bulk``).
+    many: bool = False
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import json
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from . import _sql_bulk as bulk
 from . import _sql_reads as reads
 from . import _sql_waits as waits
 from . import _sql_writes as writes
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["INTERNAL_QUEUE", "NOW_MS", "NULL_TOPIC", "STREAM_BATCH", "Queries"]
 
 #: Statements of each dialect only (the rest serve both).
-_PG_ONLY = ("enqueue", "cancel", "delete", "resume")
+_PG_ONLY = ("enqueue", "cancel", "delete", "resume", "enqueue_bulk")
 _SQLITE_ONLY = (
     "sqlite_enqueue_insert", "sqlite_enqueue_inputs", "sqlite_queue_known", "sqlite_missing",
     "sqlite_cancel", "sqlite_delete", "sqlite_resume", "sqlite_resume_exists",
@@ -37,6 +38,7 @@ _SQLITE_ONLY = (
 _SHARED = (
     "find_existing", "find_deduplicated", "send", "get_event_value", "get_event", "get_all_events",
     "read_stream", "ready_waits", "get_status", "get_result", "exists", "list_steps",
+    "send_bulk", "fork_descendants", "first_finished", "workflow_states",
 )  # fmt: skip
 
 
@@ -190,6 +192,35 @@ class Queries:
     def sqlite_resume_exists(self) -> str:
         self._only("sqlite_resume_exists", sqlite=True)
         return self._t.render(writes.sqlite_resume_exists(self._t))
+
+    # -- bulk writes and fan-out waits (``_sql_bulk``) ------------------------------------
+
+    @cached_property
+    def send_bulk(self) -> str:
+        """Postgres: every message in one INSERT from arrays; SQLite: ``send`` (run with executemany)."""
+        return self.send if self.sqlite else self._t.render(bulk.pg_send_bulk(self._t))
+
+    @cached_property
+    def enqueue_bulk(self) -> str:
+        self._only("enqueue_bulk", sqlite=False)
+        return self._t.render(bulk.pg_enqueue_bulk(self._t))
+
+    @cached_property
+    def enqueue_bulk_fields(self) -> tuple[str, ...]:
+        return bulk.pg_enqueue_bulk_fields(self._t)
+
+    @cached_property
+    def fork_descendants(self) -> str | None:
+        statement = bulk.fork_descendants(self._t)
+        return None if statement is None else self._t.render(statement)
+
+    @cached_property
+    def first_finished(self) -> str:
+        return self._t.render(bulk.first_finished(self._t))
+
+    @cached_property
+    def workflow_states(self) -> str:
+        return self._t.render(bulk.workflow_states(self._t))
 
     # -- all of them --------------------------------------------------------------------
 

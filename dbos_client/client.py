@@ -34,10 +34,12 @@ from ._txn import fetch
 from .client_async import AsyncDBOSClient
 from .models import (
     ApplicationRowCounts,
+    EnqueueItem,
     EnqueueOptions,
     ListWorkflowsFilters,
     Queue,
     QueueRateLimit,
+    SendMessage,
     VersionInfo,
     WorkflowStatus,
 )
@@ -550,6 +552,90 @@ class DBOSClient(ClientBase):
         self._warn_in_event_loop("rename_application", "rename_application_async")
         return self._run(_calls_operator.rename(self._core, old_name, new_name, batch_size, adopt_unclaimed_rows))
 
+    # -- bulk calls and fan-out waits (ops in _bulk) -----------------------------------
+
+    def send_bulk(
+        self, messages: list[SendMessage], *, serialization_type: FormatChoice = None, send_to_forks: bool = False
+    ) -> None:
+        """Send many messages in one transaction: all of them are delivered, or none.
+
+        ``dbos.DBOSClient.send_bulk``: each message is a ``SendMessage`` (ours or DBOS's:
+        ``destination_id``, ``message``, ``topic``, ``idempotency_key``). An idempotency key is
+        scoped to its destination, as in ``send``. With ``send_to_forks``, every message also
+        goes to each workflow recursively forked from its destination (found in the same
+        transaction). Never waits. Every message is checked and serialized first; then
+        Postgres takes them all in one INSERT (one round trip for any count), SQLite in one
+        ``BEGIN IMMEDIATE`` transaction. An empty list does nothing.
+
+        Raises:
+            WorkflowNotFoundError: a destination does not exist (named); nothing was sent.
+            InvalidArgumentError: a bad message, an idempotency key given twice, a shard key.
+            SerializationError: a message the chosen format cannot serialize.
+        """
+        self._warn_in_event_loop("send_bulk", "send_bulk_async")
+        self._run(_calls.send_bulk(self._core, messages, serialization_type, send_to_forks))
+
+    def enqueue_bulk(self, items: list[EnqueueItem]) -> list[WorkflowHandle[Any]]:
+        """Enqueue many workflows in one transaction (this client's extension); their handles, in order.
+
+        Each item is ``EnqueueItem(options, args, kwargs)`` (or that tuple): what ``enqueue``
+        takes. All are checked and serialized before anything is written; then the inserts
+        run pipelined in one transaction (Postgres: one round trip per batch, not per
+        workflow; SQLite: one ``BEGIN IMMEDIATE``). Either every workflow is enqueued, or
+        none. An id that exists with the same function is attached to, as in ``enqueue``.
+
+        Raises:
+            InvalidArgumentError: a bad item or option, the same workflow id twice, or
+                ``duplication_policy='return-existing'`` (not supported in a batch).
+            WorkflowIdConflictError: an id belongs to a different workflow; nothing enqueued.
+            DeduplicatedError: a deduplication id is taken on its queue; nothing enqueued.
+            SerializationError: an argument the chosen format cannot serialize.
+        """
+        self._warn_in_event_loop("enqueue_bulk", "enqueue_bulk_async")
+        return [WorkflowHandle(self, wid) for wid in self._run(_calls.enqueue_bulk(self._core, items))]
+
+    def wait_first(
+        self, handles: list[WorkflowHandle[Any]], *, polling_interval_sec: float = 1.0,
+        timeout_seconds: float | None = None,
+    ) -> WorkflowHandle[Any]:
+        """Block until one of the workflows has finished; return its handle (the object given).
+
+        ``dbos.DBOSClient.wait_first``: finished means no longer PENDING, ENQUEUED or
+        DELAYED (CANCELLED counts); if several have, the earliest to finish is returned. An
+        id with no workflow never finishes. One read, then the client's shared poller checks
+        every handle in its one query per tick (``PollPolicy.interval_seconds``), however
+        many handles and waiting calls there are. ``polling_interval_sec`` is DBOS's:
+        accepted and checked, the shared poller's schedule applies. ``timeout_seconds``
+        (ours; None: no limit, as DBOS) bounds the wait.
+
+        Raises:
+            InvalidArgumentError (a ValueError): no handles, or the same workflow twice.
+            WaitTimeoutError: ``timeout_seconds`` passed first.
+        """
+        self._warn_in_event_loop("wait_first", "wait_first_async")
+        by_id = _calls.wait_handles(handles)
+        return by_id[self._run(_calls.wait_first(self._core, list(by_id), timeout_seconds, polling_interval_sec))]  # type: ignore[no-any-return]
+
+    def wait_all(
+        self, handles: list[WorkflowHandle[Any]], *, polling_interval_sec: float = 1.0,
+        timeout_seconds: float | None = None,
+    ) -> list[WorkflowHandle[Any]]:
+        """Block until every workflow has finished (this client's extension); the handles, in order.
+
+        Finished as in ``wait_first``. Same cost: one read, then the shared poller's one
+        query per tick for all of them; each wake-up (one of them finished) re-reads only
+        those still running. Then ``get_result()`` on each handle returns at once.
+
+        Raises:
+            InvalidArgumentError (a ValueError): no handles, or the same workflow twice.
+            WorkflowNotFoundError: a handle's workflow does not exist.
+            WaitTimeoutError: ``timeout_seconds`` passed first (``workflow_ids``: those still running).
+        """
+        self._warn_in_event_loop("wait_all", "wait_all_async")
+        by_id = _calls.wait_handles(handles)
+        self._run(_calls.wait_all(self._core, list(by_id), timeout_seconds, polling_interval_sec))
+        return list(by_id.values())
+
     # -- DBOS's *_async names, on an AsyncDBOSClient made on first use -----------------
 
     def _twin(self) -> AsyncDBOSClient:
@@ -597,6 +683,11 @@ class DBOSClient(ClientBase):
     get_latest_application_version_async = _on_twin(AsyncDBOSClient.get_latest_application_version)
     set_latest_application_version_async = _on_twin(AsyncDBOSClient.set_latest_application_version)
     rename_application_async = _on_twin(AsyncDBOSClient.rename_application)
+
+    send_bulk_async = _on_twin(AsyncDBOSClient.send_bulk)
+    enqueue_bulk_async = _on_twin(AsyncDBOSClient.enqueue_bulk)
+    wait_first_async = _on_twin(AsyncDBOSClient.wait_first)
+    wait_all_async = _on_twin(AsyncDBOSClient.wait_all)
 
     # -- the driver: I/O only; the policy is ClientBase's ------------------------------
 

@@ -34,10 +34,12 @@ from ._txn import fetch_async
 from .errors import DBOSClientError
 from .models import (
     ApplicationRowCounts,
+    EnqueueItem,
     EnqueueOptions,
     ListWorkflowsFilters,
     Queue,
     QueueRateLimit,
+    SendMessage,
     VersionInfo,
     WorkflowStatus,
 )
@@ -365,6 +367,37 @@ class AsyncDBOSClient(ClientBase):
         """Give ``new_name`` the rows ``old_name`` owns (and unclaimed ones). See ``DBOSClient.rename_application``."""
         op = _calls_operator.rename(self._core, old_name, new_name, batch_size, adopt_unclaimed_rows)
         return await self._run(op)
+
+    # -- bulk calls and fan-out waits (ops in _bulk) -----------------------------------
+
+    async def send_bulk(
+        self, messages: list[SendMessage], *, serialization_type: FormatChoice = None, send_to_forks: bool = False
+    ) -> None:
+        """Send many messages in one transaction: all, or none. See ``DBOSClient.send_bulk``."""
+        await self._run(_calls.send_bulk(self._core, messages, serialization_type, send_to_forks))
+
+    async def enqueue_bulk(self, items: list[EnqueueItem]) -> list[AsyncWorkflowHandle[Any]]:
+        """Enqueue many workflows in one transaction (ours). See ``DBOSClient.enqueue_bulk``."""
+        return [AsyncWorkflowHandle(self, wid) for wid in await self._run(_calls.enqueue_bulk(self._core, items))]
+
+    async def wait_first(
+        self, handles: list[Any], *, polling_interval_sec: float = 1.0, timeout_seconds: float | None = None
+    ) -> Any:
+        """Suspend until one of the workflows has finished; return its handle (the object given).
+
+        Holds no connection and no thread while it waits: the shared poller checks every
+        handle in its one query per tick. See ``DBOSClient.wait_first``.
+        """
+        by_id = _calls.wait_handles(handles)
+        return by_id[await self._run(_calls.wait_first(self._core, list(by_id), timeout_seconds, polling_interval_sec))]
+
+    async def wait_all(
+        self, handles: list[Any], *, polling_interval_sec: float = 1.0, timeout_seconds: float | None = None
+    ) -> list[Any]:
+        """Suspend until every workflow has finished (ours); the handles, in order. See ``DBOSClient.wait_all``."""
+        by_id = _calls.wait_handles(handles)
+        await self._run(_calls.wait_all(self._core, list(by_id), timeout_seconds, polling_interval_sec))
+        return list(by_id.values())
 
     # -- the driver: I/O only; the policy is ClientBase's ------------------------------
     # Two loops rather than DBOSClient's one: an async generator cannot return a value.

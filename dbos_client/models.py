@@ -19,6 +19,8 @@ __all__ = [
     "ACTIVE_STATUSES",
     "FINAL_STATUSES",
     "ALL_STATUSES",
+    "SendMessage",
+    "EnqueueItem",
 ]
 
 
@@ -292,3 +294,31 @@ class ApplicationRowCounts(TypedDict):
 
 
 __all__ += ["Queue", "QueueRateLimit", "VersionInfo", "ApplicationRowCounts"]
+
+@dataclass
+class SendMessage:
+    """One message of ``send_bulk``: the fields, order and defaults of ``dbos.SendMessage``.
+
+    ``send_bulk`` takes these, ``dbos.SendMessage`` objects, or anything with the same
+    attributes. ``shard_key`` exists for compatibility: this client talks to unsharded
+    system databases only, so a message that sets it is refused.
+    """
+
+    destination_id: str
+    message: Any
+    topic: str | None = None
+    idempotency_key: str | None = None
+    shard_key: str | None = None
+
+
+@dataclass
+class EnqueueItem:
+    """One workflow of ``enqueue_bulk`` (this client's extension): ``enqueue``'s arguments.
+
+    ``enqueue_bulk([EnqueueItem(options, (arg1, arg2), {"kw": 3}), ...])`` is
+    ``enqueue(options, arg1, arg2, kw=3)`` for each, in one transaction.
+    """
+
+    options: EnqueueOptions
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
