@@ -98,6 +98,11 @@ KNOWN_OMISSIONS: dict[str, set[str]] = {
     "cancel_workflow": {"shard_key"},
     "resume_workflow": {"shard_key"},
     "destroy": set(),
+    **{
+        name + suffix: {"shard_key"}
+        for name in ("read_stream_offset", "update_workflow_attributes", "set_workflow_delay", "resume_workflows")
+        for suffix in ("", "_async")
+    },
 }
 #: Parameters dbos-client adds (all keyword-only with defaults).
 OUR_EXTRAS: dict[str, set[str]] = {
