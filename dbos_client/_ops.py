@@ -253,7 +253,7 @@ def enqueue(q: Queries, req: EnqueueRequest) -> Op[EnqueueOutcome]:
 
         raise SchemaError(
             f"attributes (and otel_context) need workflow_status.attributes, which {info.describe()} lacks "
-            "(it came with DBOS 3.x); nothing was enqueued"
+            "(a DBOS release before workflow attributes); nothing was enqueued"
         )
     if req.delay_ms is not None and not info.has("workflow_status", "delay_until_epoch_ms"):
         from .errors import InvalidArgumentError

@@ -645,7 +645,7 @@ class DBOSClient(ClientBase):
         Raises:
             InvalidArgumentError: attributes not a JSON-serializable dict, or ``merge`` with None.
             WorkflowNotFoundError: no such workflow (DBOS silently ignores this).
-            SchemaError: the schema has no attributes column (DBOS 2.x).
+            SchemaError: the schema has no attributes column (a DBOS release before them).
         """
         self._warn_in_event_loop("update_workflow_attributes", "update_workflow_attributes_async")
         self._run(_calls.update_attributes(self._core, workflow_id, attributes, merge))

@@ -14,7 +14,6 @@ from conftest import QUEUE, UNPOLLED_QUEUE, Runtime
 from dbos_client import (
     DBOSClient,
     InvalidArgumentError,
-    SchemaError,
     StreamTimeoutError,
     WorkflowNotFoundError,
 )
@@ -25,9 +24,9 @@ TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
 SPAN_ID = 0x00F067AA0BA902B7
 
 
-def needs_v3(runtime: Runtime) -> None:
-    if not runtime.is_v3:
-        pytest.skip("workflow attributes came with DBOS 3.x")
+def needs_attributes(client: DBOSClient) -> None:
+    if not client.get_schema_info().has("workflow_status", "attributes"):
+        pytest.skip("this DBOS schema has no workflow attributes")
 
 
 def caller_context() -> Any:
@@ -54,33 +53,25 @@ def test_the_workflow_runs_as_the_authenticated_user(client: DBOSClient) -> None
 
 
 def test_the_workflow_sees_its_attributes(client: DBOSClient, runtime: Runtime, uid: str) -> None:
-    needs_v3(runtime)
+    needs_attributes(client)
     attributes = {"customer": "acme", "uid": uid, "n": [1, {"deep": None}]}
     seen = whoami(client, attributes=attributes)
     assert seen["attributes"] == attributes and seen["trace"] is None
     assert whoami(client)["attributes"] is None
 
 
-def test_attributes_on_a_2x_schema_are_refused_before_any_write(client: DBOSClient, runtime: Runtime, uid: str) -> None:
-    if runtime.is_v3:
-        pytest.skip("a 2.x schema has no attributes column")
-    wid = f"attrs-{uid}"
-    with pytest.raises(SchemaError, match="attributes"):
-        client.enqueue({"queue_name": QUEUE, "workflow_name": "whoami", "workflow_id": wid, "attributes": {"a": 1}})
-    with pytest.raises(WorkflowNotFoundError):
-        client.retrieve_workflow(wid)
-
-
 def test_the_workflow_joins_the_callers_trace(client: DBOSClient, runtime: Runtime) -> None:
-    needs_v3(runtime)
+    needs_attributes(client)
     seen = whoami(client, otel_context=caller_context(), attributes={"customer": "acme"})
-    assert seen["trace"] == {"trace_id": format(TRACE_ID, "032x"), "span_id": format(SPAN_ID, "016x")}
     assert seen["attributes"]["customer"] == "acme"
     assert seen["attributes"]["dbos.otelContext"] == {"traceparent": f"00-{TRACE_ID:032x}-{SPAN_ID:016x}-01"}
+    if seen["trace"] is None and not runtime.is_v3:
+        pytest.skip("the 2.x test venv has no opentelemetry, so that runtime cannot read the carrier it got")
+    assert seen["trace"] == {"trace_id": format(TRACE_ID, "032x"), "span_id": format(SPAN_ID, "016x")}
 
 
 def test_an_empty_otel_context_records_nothing(client: DBOSClient, runtime: Runtime) -> None:
-    needs_v3(runtime)
+    needs_attributes(client)
     from opentelemetry import context
 
     seen = whoami(client, otel_context=context.Context())
@@ -91,7 +82,7 @@ def test_an_empty_otel_context_records_nothing(client: DBOSClient, runtime: Runt
 
 
 def test_list_by_attributes(client: DBOSClient, runtime: Runtime, uid: str) -> None:
-    needs_v3(runtime)
+    needs_attributes(client)
     opts = {"queue_name": UNPOLLED_QUEUE, "workflow_name": "echo"}
     a = client.enqueue({**opts, "attributes": {"uid": uid, "n": 1, "tags": ["x", "y"]}}).workflow_id
     b = client.enqueue({**opts, "attributes": {"uid": uid, "n": 2}}).workflow_id
@@ -106,7 +97,7 @@ def test_list_by_attributes(client: DBOSClient, runtime: Runtime, uid: str) -> N
 
 
 def test_updated_attributes_reach_the_resumed_workflow(client: DBOSClient, runtime: Runtime, uid: str) -> None:
-    needs_v3(runtime)
+    needs_attributes(client)
     handle = client.enqueue({"queue_name": UNPOLLED_QUEUE, "workflow_name": "whoami", "attributes": {"source": "client"}})
     wid = handle.workflow_id
     client.update_workflow_attributes(wid, {"source": "updated"})
