@@ -292,3 +292,23 @@ def test_read_stream_offset_validation() -> None:
         _calls.read_stream_offset(CORE, "w", "k", 0, -1, None)
     with pytest.raises(InvalidArgumentError, match="polling_interval_sec"):
         _calls.read_stream_offset(CORE, "w", "k", 0, None, 0)
+
+
+# -- the public surface -------------------------------------------------------------------------
+
+NEW_CALLS = ("read_stream_offset", "update_workflow_attributes", "set_workflow_delay", "resume_workflows")
+
+
+@pytest.mark.parametrize("name", NEW_CALLS)
+def test_every_new_call_is_on_both_clients_with_dbos_async_twin(name: str) -> None:
+    import inspect
+
+    from dbos_client import AsyncDBOSClient, DBOSClient
+
+    assert not inspect.iscoroutinefunction(getattr(DBOSClient, name))
+    assert inspect.iscoroutinefunction(getattr(DBOSClient, f"{name}_async"))
+    assert inspect.iscoroutinefunction(getattr(AsyncDBOSClient, name))
+    assert inspect.iscoroutinefunction(DBOSClient.check_connection_async)
+    ours = inspect.signature(getattr(DBOSClient, name)).parameters
+    twin = inspect.signature(getattr(DBOSClient, f"{name}_async")).parameters
+    assert list(ours) == list(twin)
