@@ -194,3 +194,79 @@ def test_resume_workflows_runs_them_all(client: DBOSClient, uid: str) -> None:
         return await handle.get_result(timeout_seconds=30)
 
     assert asyncio.run(resume_last()) == {"args": [uid, 2], "kwargs": {}}
+
+
+# -- the row and the refusals, beside dbos's own build_enqueue_status ---------------------------
+
+PARITY_OPTIONS = [
+    {"attributes": {"customer": "acme", "n": [1, None]}},
+    {"attributes": {"dbos.otelContext": {"traceparent": "forged"}}, "otel_context": "span"},
+    {"otel_context": "span"},
+    {"otel_context": "empty", "attributes": {"a": 1}},
+    {"authenticated_user": "alice", "authenticated_roles": ["admin", "ops"]},
+    {"authenticated_roles": []},
+    {"deduplication_id": "d", "duplication_policy": "return-existing", "workflow_id_reuse_policy": "reject"},
+    {"duplication_policy": "reject", "workflow_id_reuse_policy": "return-existing"},
+]
+
+
+def build(options: dict[str, Any], *args: Any) -> Any:
+    from dbos_client._options import build_enqueue
+    from dbos_client._serialization import Codec
+
+    return build_enqueue(options, args, {}, Codec(), None)
+
+
+def _options(extra: dict[str, Any]) -> dict[str, Any]:
+    from opentelemetry import context
+
+    opts = {"workflow_name": "whoami", "queue_name": QUEUE, **extra}
+    if opts.get("otel_context") == "span":
+        opts["otel_context"] = caller_context()
+    elif opts.get("otel_context") == "empty":
+        opts["otel_context"] = context.Context()
+    return opts
+
+
+@pytest.mark.parametrize("extra", PARITY_OPTIONS, ids=lambda e: ",".join(e))
+def test_enqueue_row_matches_dbos(extra: dict[str, Any]) -> None:
+    from dbos._enqueue_options import build_enqueue_status
+    from dbos._serialization import DefaultSerializer
+    opts = _options(extra)
+    _, theirs = build_enqueue_status(opts, DefaultSerializer(), (1,), {})  # type: ignore[arg-type]
+    ours = build(opts, 1).row
+    for field in ("attributes", "authenticated_user", "authenticated_roles", "deduplication_id", "queue_name", "name"):
+        assert ours[field] == theirs[field], field  # type: ignore[literal-required]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"workflow_id_reuse_policy": "bogus"},
+        {"duplication_policy": "bogus"},
+        {"duplication_policy": "return-existing"},
+    ],
+    ids=repr,
+)
+def test_refusals_say_what_dbos_says(extra: dict[str, Any]) -> None:
+    from dbos._enqueue_options import build_enqueue_status
+    from dbos._error import DBOSException
+    from dbos._serialization import DefaultSerializer
+    opts = _options(extra)
+    with pytest.raises(DBOSException) as theirs:
+        build_enqueue_status(opts, DefaultSerializer(), (), {})  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError) as ours:
+        build(opts)
+    assert str(theirs.value) == f"DBOS Error: {ours.value}"
+
+
+def test_attribute_refusals_say_what_dbos_says() -> None:
+    from dbos._context import validate_workflow_attributes
+    from dbos._error import DBOSException
+
+    with pytest.raises(DBOSException) as theirs:
+        validate_workflow_attributes([1])  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError) as ours:
+        client_side = DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db")
+        client_side.update_workflow_attributes("w", [1])  # type: ignore[arg-type]
+    assert str(theirs.value) == f"DBOS Error: {ours.value}"
