@@ -20,6 +20,7 @@ from ._ops import EventOutcome, NeedQueries, Op, Query
 from ._options import (
     build_enqueue,
     build_list_filters,
+    check_attributes,
     check_id_list,
     check_notify_payload,
     check_timeout,
@@ -318,3 +319,59 @@ def wait_all(core: ClientCore, workflow_ids: list[str], timeout_seconds: Any, po
 
 
 __all__ = ["ClientCore", "EventOutcome", "NeedQueries", "Query"]
+
+
+# -- read_stream_offset, update_workflow_attributes, set_workflow_delay, resume_workflows ---
+
+
+def read_stream_offset(
+    core: ClientCore, workflow_id: Any, key: Any, offset: Any, timeout_seconds: Any, polling_interval_sec: Any
+) -> Op[Any]:
+    require_text(workflow_id, "workflow_id")
+    require_text(key, "key")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidArgumentError(f"offset must be a non-negative integer, got {offset!r}")
+    deadline = deadline_for(timeout_seconds, polling_interval_sec)
+
+    def run(q: Queries) -> Op[Any]:
+        if not q.has_streams:
+            raise SchemaError(f"{q.info.describe()} has no streams table (streams need DBOS 1.14 or later)")
+        return _ops.read_stream_offset(q, core.codec, workflow_id, key, offset, deadline)
+
+    return _with_queries(deadline.at, run)
+
+
+def update_attributes(core: ClientCore, workflow_id: Any, attributes: Any, merge: Any) -> Op[None]:
+    require_text(workflow_id, "workflow_id")
+    checked = check_attributes(attributes)
+    if merge and checked is None:
+        raise InvalidArgumentError("Cannot merge None into workflow attributes")
+    return _with_queries(None, lambda q: _ops.update_attributes(q, workflow_id, checked, bool(merge)))
+
+
+def set_delay(core: ClientCore, workflow_id: Any, delay_seconds: Any, delay_until_epoch_ms: Any) -> Op[None]:
+    """DBOS's rules: exactly one of the two, neither negative."""
+    require_text(workflow_id, "workflow_id")
+    if delay_until_epoch_ms is not None and delay_seconds is not None:
+        raise InvalidArgumentError("Specify either delay_seconds or delay_until_epoch_ms, not both")
+    until_ms = delay_ms = None
+    if delay_until_epoch_ms is not None:
+        if isinstance(delay_until_epoch_ms, bool) or not isinstance(delay_until_epoch_ms, int):
+            raise InvalidArgumentError(f"delay_until_epoch_ms must be an integer, got {delay_until_epoch_ms!r}")
+        if delay_until_epoch_ms < 0:
+            raise InvalidArgumentError("delay_until_epoch_ms must be >= 0")
+        until_ms = delay_until_epoch_ms
+    elif delay_seconds is not None:
+        if not isinstance(delay_seconds, bool) and isinstance(delay_seconds, (int, float)) and delay_seconds < 0:
+            raise InvalidArgumentError("delay_seconds must be >= 0")
+        seconds = check_timeout(delay_seconds, "delay_seconds")
+        delay_ms = int((seconds or 0) * 1000)
+    else:
+        raise InvalidArgumentError("Must specify either delay_seconds or delay_until_epoch_ms")
+    return _with_queries(None, lambda q: _ops.set_delay(q, workflow_id, delay_ms, until_ms))
+
+
+def resume_many(core: ClientCore, workflow_ids: Any, queue_name: Any) -> Op[None]:
+    ids = check_id_list(workflow_ids)
+    optional_text(queue_name, "queue_name")
+    return _with_queries(None, lambda q: _ops.resume_many(q, ids, queue_name))

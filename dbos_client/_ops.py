@@ -252,6 +252,13 @@ def enqueue(q: Queries, req: EnqueueRequest) -> Op[EnqueueOutcome]:
     params["delay_ms"] = req.delay_ms
     if "attributes" in params:
         params["attributes"] = q.json_param(params["attributes"])
+    elif req.row.get("attributes") is not None:
+        from .errors import SchemaError
+
+        raise SchemaError(
+            f"attributes (and otel_context) need workflow_status.attributes, which {info.describe()} lacks "
+            "(a DBOS release before workflow attributes); nothing was enqueued"
+        )
     if req.delay_ms is not None and not info.has("workflow_status", "delay_until_epoch_ms"):
         from .errors import InvalidArgumentError
 
@@ -628,3 +635,71 @@ def _sqlite_resume(q: Queries, params: dict[str, Any]) -> Op[bool]:
     yield Query(q.sqlite_resume, params, fetch="none")
     row = yield Query(q.sqlite_resume_exists, params, fetch="one")
     return bool(row[0])
+
+
+# -- read_stream_offset, update_workflow_attributes, set_workflow_delay, resume_workflows ---
+
+
+def read_stream_offset(q: Queries, codec: Codec, workflow_id: str, key: str, offset: int, deadline: Deadline) -> Op[Any]:
+    """The one value at ``offset``, waiting for it as ``read_stream`` waits for each value.
+
+    ``read_stream`` from ``offset``, stopped at its first value. A stream that ends (closed, or
+    its workflow finished) before reaching the offset raises StreamTimeoutError at once, as
+    DBOS's ``read_stream_offset`` does: no value will ever arrive there.
+    """
+    inner = read_stream(q, codec, workflow_id, key, offset, deadline)
+    reply: Any = None
+    error: Exception | None = None
+    try:
+        while True:
+            try:
+                action = inner.throw(error) if error is not None else inner.send(reply)
+            except StopIteration:
+                raise StreamTimeoutError(
+                    f"stream {key!r} of workflow {workflow_id!r} ended before offset {offset}",
+                    workflow_id=workflow_id, key=key, offset=offset, timeout_seconds=deadline.timeout_seconds,
+                ) from None  # fmt: skip
+            if isinstance(action, Emit):
+                return action.value
+            reply, error = None, None
+            try:
+                reply = yield action
+            except Exception as exc:  # noqa: BLE001 - the inner op translates, as it would on its own
+                error = exc
+    finally:
+        inner.close()
+
+
+def update_attributes(q: Queries, workflow_id: str, attributes: dict[str, Any] | None, merge: bool) -> Op[None]:
+    """Replace the workflow's attributes (None: JSON null, as DBOS), or merge top-level keys into them."""
+    statement, params = q.update_attributes(workflow_id, attributes, merge)
+    rows = yield Query(statement, params)
+    if not rows:
+        raise WorkflowNotFoundError(workflow_id, "update_workflow_attributes")
+
+
+def set_delay(q: Queries, workflow_id: str, delay_ms: int | None, until_ms: int | None) -> Op[None]:
+    """Move a DELAYED workflow's release time; a workflow in any other status is left as it is."""
+    params = {"id": workflow_id, "delay_ms": delay_ms, "until_ms": until_ms}
+    if q.sqlite:
+        found = yield Transaction(lambda: _sqlite_update_then_exists(q, q.sqlite_set_delay, params))
+    else:
+        found, _ = yield Query(q.set_delay, params, fetch="one")
+    if not found:
+        raise WorkflowNotFoundError(workflow_id, "set_workflow_delay")
+
+
+def _sqlite_update_then_exists(q: Queries, statement: str, params: dict[str, Any]) -> Op[bool]:
+    yield Query(statement, params, fetch="none")
+    row = yield Query(q.sqlite_resume_exists, params, fetch="one")
+    return bool(row[0])
+
+
+def resume_many(q: Queries, workflow_ids: list[str], queue_name: str | None) -> Op[None]:
+    """Resume several workflows at once; an unknown id resumes none (as DBOS's ``resume_workflows``)."""
+    params = {"ids": workflow_ids, "queue": queue_name}
+    if q.sqlite:
+        missing = yield Transaction(lambda: _sqlite_bulk(q, params, (q.sqlite_resume_many,)))
+    else:
+        missing, _ = yield Query(q.resume_many, params, fetch="one")
+    _raise_missing(missing, "resume_workflows")

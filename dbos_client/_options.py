@@ -32,7 +32,6 @@ _KNOWN_KEYS = frozenset(
     }
 )  # fmt: skip
 _UNSUPPORTED_KEYS = {
-    "otel_context": "trace propagation is not implemented by dbos-client",
     "shard_key": "sharded system databases are not supported by dbos-client",
 }
 
@@ -152,25 +151,13 @@ def build_enqueue(
     if roles is not None and (not isinstance(roles, (list, tuple)) or not all(isinstance(r, str) for r in roles)):
         raise InvalidArgumentError("authenticated_roles must be a list of strings")
 
-    attributes = options.get("attributes")
-    if attributes is not None:
-        if not isinstance(attributes, Mapping):
-            raise InvalidArgumentError("attributes must be a dict")
-        try:
-            attributes = json.loads(json.dumps(attributes, allow_nan=False))
-        except (TypeError, ValueError) as exc:
-            raise InvalidArgumentError(f"attributes must be JSON-serializable: {exc}") from exc
+    attributes = check_attributes(options.get("attributes"))
+    reuse = check_reuse_policy(options.get("workflow_id_reuse_policy"))
+    dup = check_duplication_policy(options.get("duplication_policy"), dedup_id)
+    if options.get("otel_context") is not None:
+        from ._otel import attributes_with_otel_context
 
-    reuse = options.get("workflow_id_reuse_policy")
-    reuse = "return-existing" if reuse is None else reuse
-    if reuse not in ("return-existing", "reject"):
-        raise InvalidArgumentError(f"workflow_id_reuse_policy must be 'return-existing' or 'reject', got {reuse!r}")
-    dup = options.get("duplication_policy")
-    dup = "reject" if dup is None else dup
-    if dup not in ("return-existing", "reject"):
-        raise InvalidArgumentError(f"duplication_policy must be 'reject' or 'return-existing', got {dup!r}")
-    if dup == "return-existing" and dedup_id is None:
-        raise InvalidArgumentError("duplication_policy 'return-existing' needs a deduplication_id")
+        attributes = attributes_with_otel_context(attributes, options["otel_context"])
 
     tag = codec.tag_for(options.get("serialization_type"))
     inputs = codec.encode_args(tuple(args), dict(kwargs), tag)
@@ -215,7 +202,6 @@ def build_enqueue(
 # -- list_workflows filters ------------------------------------------------------------
 
 _LIST_UNSUPPORTED = {
-    "attributes": "attribute filters are not implemented by dbos-client",
     "shard_key": "sharded system databases are not supported by dbos-client",
     "parent_shard_key": "sharded system databases are not supported by dbos-client",
 }
@@ -259,6 +245,8 @@ class ListFilters:
     sort_desc: bool
     load_input: bool
     load_output: bool
+    #: Workflows whose attributes contain all these key-value pairs (Postgres jsonb ``@>``).
+    attributes: Mapping[str, Any] | None = None
 
 
 def _as_text_list(value: Any, what: str) -> tuple[str, ...]:
@@ -297,7 +285,7 @@ def _count(value: Any, what: str) -> int | None:
 
 
 _LIST_KEYS = frozenset(LIST_COLUMNS) | frozenset(LIST_TIMES) | frozenset(_LIST_UNSUPPORTED) | {
-    "limit", "offset", "sort_desc", "workflow_id_prefix", "load_input", "load_output", "queues_only",
+    "attributes", "limit", "offset", "sort_desc", "workflow_id_prefix", "load_input", "load_output", "queues_only",
     "was_forked_from", "is_fork", "has_parent",
 }  # fmt: skip
 
@@ -324,6 +312,8 @@ def build_list_filters(filters: Mapping[str, Any], *, queues_only: bool = False)
         sort_desc=bool(filters.get("sort_desc")),
         load_input=bool(filters.get("load_input", True)),
         load_output=bool(filters.get("load_output", True)),
+        # As DBOS: an empty dict filters nothing.
+        attributes=check_attributes(filters.get("attributes"), "attributes filter") or None,
     )
 
 
@@ -331,3 +321,42 @@ def check_id_list(workflow_ids: Any) -> list[str]:
     if isinstance(workflow_ids, str) or not isinstance(workflow_ids, (list, tuple)) or not workflow_ids:
         raise InvalidArgumentError("workflow_ids must be a non-empty list of workflow ids")
     return [require_text(w, "workflow id") for w in workflow_ids]
+
+
+# -- attributes, reuse and duplication policies (DBOS's rules and messages) ----------------
+
+
+def check_attributes(attributes: Any, what: str = "attributes") -> dict[str, Any] | None:
+    """A JSON object (or None), as DBOS's ``validate_workflow_attributes``; returned as plain JSON
+    values. NaN and infinities are refused: jsonb cannot hold them."""
+    if attributes is None:
+        return None
+    if not isinstance(attributes, Mapping):
+        raise InvalidArgumentError(f"Invalid workflow {what} {attributes!r}. Attributes must be a dict.")
+    try:
+        plain: dict[str, Any] = json.loads(json.dumps(dict(attributes), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"Invalid workflow {what}. Attributes must be JSON-serializable: {exc}") from exc
+    return plain
+
+
+def check_reuse_policy(reuse: Any) -> str:
+    """``workflow_id_reuse_policy``: None means DBOS's default, "return-existing"."""
+    if reuse is None:
+        return "return-existing"
+    if reuse not in ("return-existing", "reject"):
+        raise InvalidArgumentError(
+            f"Invalid workflow_id_reuse_policy {reuse}. Must be either 'return-existing' or 'reject'."
+        )
+    return str(reuse)
+
+
+def check_duplication_policy(dup: Any, deduplication_id: str | None) -> str:
+    """``duplication_policy``: None means DBOS's default, "reject"; "return-existing" needs a deduplication_id."""
+    if dup is None:
+        return "reject"
+    if dup not in ("return-existing", "reject"):
+        raise InvalidArgumentError(f"Invalid duplication_policy {dup}. Must be either 'reject' or 'return-existing'.")
+    if dup == "return-existing" and deduplication_id is None:
+        raise InvalidArgumentError("duplication_policy 'return-existing' requires a deduplication_id.")
+    return str(dup)

@@ -30,10 +30,10 @@ if TYPE_CHECKING:
 __all__ = ["INTERNAL_QUEUE", "NOW_MS", "NULL_TOPIC", "STREAM_BATCH", "Queries"]
 
 #: Statements of each dialect only (the rest serve both).
-_PG_ONLY = ("enqueue", "cancel", "delete", "resume", "enqueue_bulk")
+_PG_ONLY = ("enqueue", "cancel", "delete", "resume", "enqueue_bulk", "resume_many")
 _SQLITE_ONLY = (
     "sqlite_enqueue_insert", "sqlite_enqueue_inputs", "sqlite_queue_known", "sqlite_missing",
-    "sqlite_cancel", "sqlite_delete", "sqlite_resume", "sqlite_resume_exists",
+    "sqlite_cancel", "sqlite_delete", "sqlite_resume", "sqlite_resume_exists", "sqlite_resume_many",
 )  # fmt: skip
 _SHARED = (
     "find_existing", "find_deduplicated", "send", "get_event_value", "get_event", "get_all_events",
@@ -120,9 +120,10 @@ class Queries:
         return self._t.render(statement), params
 
     def json_param(self, value: Any) -> Any:
-        """A JSON document as this database stores it: jsonb in Postgres, text in SQLite."""
+        """A JSON document as this database stores it: jsonb in Postgres, text in SQLite. None is
+        JSON ``null``, not SQL NULL, as DBOS (SQLAlchemy's JSON type) stores a missing value."""
         if self.sqlite:
-            return None if value is None else json.dumps(value)
+            return json.dumps(value)
         from psycopg.types.json import Jsonb
 
         return Jsonb(value)
@@ -237,3 +238,30 @@ class Queries:
             elif value is not None:
                 found[name] = value
         return found
+
+    # -- update_workflow_attributes, set_workflow_delay, resume_workflows -----------------
+
+    def update_attributes(self, workflow_id: str, attributes: Any, merge: bool) -> tuple[str, dict[str, Any]]:
+        """The statement and parameters for one update (a merge's keys vary per call). Rows: one if updated."""
+        statement, params = writes.update_attributes(self._t, attributes, merge)
+        return self._t.render(statement), {**params, "id": workflow_id}
+
+    @cached_property
+    def set_delay(self) -> str:
+        self._only("set_delay", sqlite=False)
+        return self._t.render(writes.pg_set_delay(self._t))
+
+    @cached_property
+    def sqlite_set_delay(self) -> str:
+        self._only("sqlite_set_delay", sqlite=True)
+        return self._t.render(writes.sqlite_set_delay(self._t))
+
+    @cached_property
+    def resume_many(self) -> str:
+        self._only("resume_many", sqlite=False)
+        return self._t.render(writes.pg_resume_many(self._t))
+
+    @cached_property
+    def sqlite_resume_many(self) -> str:
+        self._only("sqlite_resume_many", sqlite=True)
+        return self._t.render(writes.sqlite_resume_many(self._t))

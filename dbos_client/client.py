@@ -878,3 +878,68 @@ class DBOSClient(ClientBase):
     def _get_event_outcome(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> _calls.EventOutcome:
         """``get_event`` telling "no value yet" from "never will be" (for the CLI); unknown ids raise at once."""
         return self._run(_calls.get_event_outcome(self._core, workflow_id, key, timeout_seconds))
+
+    # -- read_stream_offset, workflow attributes, delays, bulk resume --------------------
+
+    def read_stream_offset(
+        self, workflow_id: str, key: str, offset: int, *,
+        polling_interval_sec: float | None = None, timeout_seconds: float | None = None,
+    ) -> Any:
+        """The one value at ``offset`` of the workflow's stream ``key``, waiting for it to be written.
+
+        Returns at once if the value is there; otherwise blocks (holding no connection) until
+        the workflow writes it, or ``timeout_seconds`` pass (None, the default: no limit).
+        ``polling_interval_sec`` is DBOS's keyword: checked, but the shared poller's schedule applies.
+
+        Raises:
+            StreamTimeoutError: the timeout passed, or the stream ended (closed, or its workflow
+                finished) before reaching ``offset``: then at once, since no value will come.
+            WorkflowNotFoundError: no such workflow.
+        """
+        self._warn_in_event_loop("read_stream_offset", "read_stream_offset_async")
+        op = _calls.read_stream_offset(self._core, workflow_id, key, offset, timeout_seconds, polling_interval_sec)
+        return self._run(op)
+
+    def update_workflow_attributes(
+        self, workflow_id: str, attributes: dict[str, Any] | None, *, merge: bool = False
+    ) -> None:
+        """Replace the custom attributes of a workflow (None clears them); with ``merge=True``,
+        set the given top-level keys on them instead, atomically. One statement; never waits.
+
+        Raises:
+            InvalidArgumentError: attributes not a JSON-serializable dict, or ``merge`` with None.
+            WorkflowNotFoundError: no such workflow (DBOS silently ignores this).
+            SchemaError: the schema has no attributes column (a DBOS release before them).
+        """
+        self._warn_in_event_loop("update_workflow_attributes", "update_workflow_attributes_async")
+        self._run(_calls.update_attributes(self._core, workflow_id, attributes, merge))
+
+    def set_workflow_delay(
+        self, workflow_id: str, *, delay_seconds: float | None = None, delay_until_epoch_ms: int | None = None
+    ) -> None:
+        """Move the release time of a DELAYED workflow: ``delay_seconds`` from now (the database's
+        clock) or at ``delay_until_epoch_ms``; exactly one of them. A workflow in any other status
+        is left as it is. One statement; never waits.
+
+        Raises:
+            InvalidArgumentError: both or neither given, or a negative value.
+            WorkflowNotFoundError: no such workflow (DBOS silently ignores this).
+            SchemaError: the schema has no DELAYED status (DBOS before 2.16).
+        """
+        self._warn_in_event_loop("set_workflow_delay", "set_workflow_delay_async")
+        self._run(_calls.set_delay(self._core, workflow_id, delay_seconds, delay_until_epoch_ms))
+
+    def resume_workflows(self, workflow_ids: list[str], *, queue_name: str | None = None) -> list[WorkflowHandle[Any]]:
+        """Resume several workflows in one statement; see ``resume_workflow``.
+
+        Raises:
+            WorkflowNotFoundError: an id is unknown; then none is resumed.
+        """
+        self._warn_in_event_loop("resume_workflows", "resume_workflows_async")
+        self._run(_calls.resume_many(self._core, workflow_ids, queue_name))
+        return [WorkflowHandle(self, workflow_id) for workflow_id in workflow_ids]
+
+    read_stream_offset_async = _on_twin(AsyncDBOSClient.read_stream_offset)
+    update_workflow_attributes_async = _on_twin(AsyncDBOSClient.update_workflow_attributes)
+    set_workflow_delay_async = _on_twin(AsyncDBOSClient.set_workflow_delay)
+    resume_workflows_async = _on_twin(AsyncDBOSClient.resume_workflows)

@@ -636,3 +636,33 @@ class AsyncDBOSClient(ClientBase):
     async def _get_event_outcome(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> _calls.EventOutcome:
         """``get_event`` telling "no value yet" from "never will be" (for the gateway); unknown ids raise at once."""
         return await self._run(_calls.get_event_outcome(self._core, workflow_id, key, timeout_seconds))
+
+    # -- read_stream_offset, workflow attributes, delays, bulk resume --------------------
+
+    async def read_stream_offset(
+        self, workflow_id: str, key: str, offset: int, *,
+        polling_interval_sec: float | None = None, timeout_seconds: float | None = None,
+    ) -> Any:
+        """The one value at ``offset`` of the stream. See ``DBOSClient.read_stream_offset``."""
+        op = _calls.read_stream_offset(self._core, workflow_id, key, offset, timeout_seconds, polling_interval_sec)
+        return await self._run(op)
+
+    async def update_workflow_attributes(
+        self, workflow_id: str, attributes: dict[str, Any] | None, *, merge: bool = False
+    ) -> None:
+        """Replace (or, with ``merge``, merge into) a workflow's attributes. See
+        ``DBOSClient.update_workflow_attributes``."""
+        await self._run(_calls.update_attributes(self._core, workflow_id, attributes, merge))
+
+    async def set_workflow_delay(
+        self, workflow_id: str, *, delay_seconds: float | None = None, delay_until_epoch_ms: int | None = None
+    ) -> None:
+        """Move a DELAYED workflow's release time. See ``DBOSClient.set_workflow_delay``."""
+        await self._run(_calls.set_delay(self._core, workflow_id, delay_seconds, delay_until_epoch_ms))
+
+    async def resume_workflows(
+        self, workflow_ids: list[str], *, queue_name: str | None = None
+    ) -> list[AsyncWorkflowHandle[Any]]:
+        """Resume several workflows in one statement. See ``DBOSClient.resume_workflows``."""
+        await self._run(_calls.resume_many(self._core, workflow_ids, queue_name))
+        return [AsyncWorkflowHandle(self, workflow_id) for workflow_id in workflow_ids]

@@ -28,8 +28,10 @@ class EnqueueOptions(TypedDict, total=False):
     """Options of ``enqueue``: the keys of ``dbos.EnqueueOptions`` (3.4).
 
     Only ``workflow_name`` and ``queue_name`` are required. Unknown keys are refused.
-    ``otel_context`` and ``shard_key`` are DBOS keys this client does not support; they
-    are refused with an error rather than silently ignored.
+    ``otel_context`` is an OpenTelemetry ``Context`` (needs the ``otel`` extra): its W3C
+    trace context is stored in the attributes, as DBOS does, so the workflow joins that trace.
+    ``shard_key`` is a DBOS key this client does not support: refused with an error rather
+    than silently ignored.
     """
 
     workflow_name: Required[str]
@@ -58,8 +60,10 @@ class ListWorkflowsFilters(TypedDict, total=False):
     """The keyword filters of ``list_workflows``: those of ``dbos.DBOSClient.list_workflows`` (3.4).
 
     A value or a list of values matches any of them. Times are ISO 8601 strings (as DBOS
-    takes them), datetimes or epoch milliseconds. ``attributes``, ``shard_key`` and
-    ``parent_shard_key`` are refused with an error rather than ignored; unknown keys too.
+    takes them), datetimes or epoch milliseconds. ``attributes`` matches workflows
+    whose attributes contain every given key-value pair (Postgres only, as in DBOS).
+    ``shard_key`` and ``parent_shard_key`` are refused with an error rather than ignored;
+    unknown keys too.
     """
 
     workflow_ids: list[str]

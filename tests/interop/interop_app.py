@@ -205,6 +205,27 @@ def stamped_events():
     DBOS.set_event("second", second)
     return [first, second]
 
+@DBOS.workflow()
+def whoami():
+    """What the runtime restored for this run: the authenticated user and roles, the
+    workflow's attributes (3.x), and the trace context the runtime reads from them (3.x:
+    the same function the runtime parents its span with when OTLP is on)."""
+    status = DBOS.get_workflow_status(DBOS.workflow_id)
+    attributes = getattr(status, "attributes", None)
+    trace = None
+    try:
+        from dbos._context import extract_trace_context, otel_carrier_from_attributes
+        from opentelemetry.trace import get_current_span
+    except ImportError:  # 2.x has neither
+        pass
+    else:
+        carrier = otel_carrier_from_attributes(attributes)
+        ctx = extract_trace_context(carrier) if carrier else None
+        if ctx is not None:
+            sc = get_current_span(ctx).get_span_context()
+            trace = {"trace_id": format(sc.trace_id, "032x"), "span_id": format(sc.span_id, "016x")}
+    return {"user": DBOS.authenticated_user, "roles": DBOS.authenticated_roles, "attributes": attributes, "trace": trace}
+
 
 # --------------------------------------------------------------------------
 # Lifecycle

@@ -102,6 +102,12 @@ KNOWN_OMISSIONS: dict[str, set[str]] = {
     "send_bulk_async": set(),
     "wait_first": set(),
     "wait_first_async": set(),
+
+    **{
+        name + suffix: {"shard_key"}
+        for name in ("read_stream_offset", "update_workflow_attributes", "set_workflow_delay", "resume_workflows")
+        for suffix in ("", "_async")
+    },
 }
 #: Parameters dbos-client adds (all keyword-only with defaults).
 OUR_EXTRAS: dict[str, set[str]] = {
