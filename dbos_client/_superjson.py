@@ -13,7 +13,7 @@ that exist). ``\\\\`` is a backslash in superjson 2's paths (``meta.v`` = 1).
 
 The mappings (JS -> Python):
 
-  Date -> ``datetime`` (UTC-aware); bigint -> ``int`` (exact at any size); undefined -> ``None``;
+  Date -> ``datetime`` (UTC-aware; beyond year 9999, its ISO text); bigint -> ``int`` (exact at any size); undefined -> ``None``;
   NaN / Infinity / -Infinity / -0 -> ``float``; Map -> ``dict`` (a list of ``(key, value)`` pairs when
   a key is an object or array); Set -> ``set`` (a list when an element is an object or array);
   RegExp -> ``re.Pattern`` (flags i, m, s kept; g, y, d and u describe matching, not the pattern,
@@ -24,7 +24,7 @@ The mappings (JS -> Python):
   recipe other than Buffer -> its JSON as stored.
 
 A mapping that loses something (class identity, a symbol, an unknown recipe, a Map key or Set
-element Python cannot hash, a pattern Python cannot compile) is reported through ``notes``, so the
+element Python cannot hash, a pattern Python cannot compile, a date Python cannot hold) is reported through ``notes``, so the
 caller can log one warning per call rather than one per value.
 """
 
@@ -143,7 +143,12 @@ class _Applier:
         if kind == "bigint":
             return int(value)
         if kind == "Date":
-            return _parse_date(value)
+            try:
+                return _parse_date(value)
+            except (TypeError, ValueError):
+                # JS dates reach year 275760; Python's stop at 9999.
+                self.notes.append(f"the Date {value!r} at {where} is out of Python's range, returned as its text")
+                return value
         if kind == "number":
             return _NUMBERS[value] if value in _NUMBERS else float(value)
         if kind == "set":

@@ -90,6 +90,8 @@ def test_lossy_mappings_are_noted_not_raised() -> None:
     )  # fmt: skip
     assert value == {"c": {"x": 1}, "s": "sym", "r": "/(?<n>a)/u", "z": [1], "u": 3, "set": [{"a": 1}], "t": b"\x01\x02"}
     assert len(notes) == 6 and "Point" in notes[0] and "RegExp at r" in notes[2]
+    assert from_superjson("+275760-09-13T00:00:00.000Z", {"values": ["Date"]}, notes) == "+275760-09-13T00:00:00.000Z"
+    assert "out of Python's range" in notes[-1]
 
 
 def test_unmarked_or_malformed_superjson_is_a_serialization_error() -> None:
