@@ -187,13 +187,13 @@ def test_delay(ts: DBOSClient) -> None:
 
 
 def test_cancel_and_resume(ts: DBOSClient) -> None:
-    handle = run(ts, "sleep_wf", 2)
+    handle = run(ts, "sleep_wf", 3)
     wait_status(ts, handle.workflow_id, "PENDING")
     ts.cancel_workflow(handle.workflow_id)
     with pytest.raises(WorkflowCancelledError):
         handle.get_result(timeout_seconds=30)
     ts.resume_workflow(handle.workflow_id)
-    assert handle.get_result(timeout_seconds=30) == 2
+    assert handle.get_result(timeout_seconds=30) == 3
     assert handle.get_status().status == "SUCCESS"
 
 
@@ -263,6 +263,17 @@ def test_superjson_values_written_by_ts(ts: DBOSClient, caplog: pytest.LogCaptur
     # Each call that met the object-keyed Map warned once, whatever the number of values.
     per_call = [r.getMessage().split(":")[0] for r in caplog.records if "objKeyMap" in r.getMessage()]
     assert len(per_call) == len(set(per_call)) == 7
+
+
+def test_portable_values_written_by_ts(ts: DBOSClient) -> None:
+    # A portable TS workflow writes JSON's own types: dates, big ints and Maps lose their type.
+    handle = run(ts, "portable_values")
+    expected = {
+        "date": "2024-02-29T12:34:56.789Z", "big": "12345678901234567890", "map": {"a": 1}, "set": ["x"],
+        "error": {"name": "RangeError", "message": "r"}, "list": [None, "ü"],
+    }  # fmt: skip
+    assert handle.get_result(timeout_seconds=30) == expected  # the undefined field is left out
+    assert ts.get_event(handle.workflow_id, "values", 5) == expected
 
 
 def test_superjson_inputs_written_by_ts(ts: DBOSClient) -> None:

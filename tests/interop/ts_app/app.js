@@ -131,6 +131,21 @@ async function failNative(message) {
   throw e;
 }
 
+// What a portable workflow's own values become in portable JSON (DBOSPortableJSON's replacer).
+async function portableValues() {
+  const v = {
+    date: new Date('2024-02-29T12:34:56.789Z'),
+    big: 12345678901234567890n,
+    map: new Map([['a', 1]]),
+    set: new Set(['x']),
+    error: new RangeError('r'),
+    undef: undefined,
+    list: [undefined, 'ü'],
+  };
+  await DBOS.setEvent('values', v);
+  return v;
+}
+
 // Values Python wrote (portable JSON), as JS sees them; echoed back in both formats.
 async function describeArgs(...args) {
   await DBOS.setEvent('seen_native', args);
@@ -163,6 +178,7 @@ const workflows = [
   [stepsWf, 'steps_wf', portable],
   [describeArgs, 'describe_args', portable],
   [describeMessage, 'describe_message', portable],
+  [portableValues, 'portable_values', portable],
   [startNative, 'start_native', portable],
   [richNative, 'rich_native', {}],
   [failNative, 'fail_native', {}],
