@@ -214,6 +214,17 @@ def test_listing_and_steps(ts: DBOSClient, caplog: pytest.LogCaptureFixture) -> 
     assert len([r for r in caplog.records if "objKeyMap" in r.getMessage()]) == 1
 
 
+def test_queued_listing_and_delete(ts: DBOSClient) -> None:
+    handle = run(ts, "sleep_wf", 1)
+    assert handle.workflow_id in [w.workflow_id for w in ts.list_queued_workflows(queue_name=TS_QUEUE)]
+    assert handle.get_result(timeout_seconds=30) == 1
+    assert handle.workflow_id not in [w.workflow_id for w in ts.list_queued_workflows(queue_name=TS_QUEUE)]
+    ts.delete_workflow(handle.workflow_id)
+    assert ts.list_workflows(workflow_ids=[handle.workflow_id]) == []
+    ts.check_connection()  # the TS SDK's schema is one this client reads
+    assert ts.get_schema_info().is_v3
+
+
 # -- values: TypeScript -> Python (js_superjson) -------------------------------------------------
 
 
