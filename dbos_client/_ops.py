@@ -35,6 +35,7 @@ from ._options import EnqueueRequest, new_id
 from ._schema import DETECT, SchemaInfo, migration_version_query, parse_detection
 from ._serialization import Codec, is_stream_closed
 from ._sql import NULL_TOPIC, Queries
+from ._superjson import report_notes
 from ._wait import Check, Deadline
 from .errors import (
     DeduplicatedError,
@@ -377,9 +378,12 @@ def get_event_outcome(
     that is CANCELLED or dead-lettered may still be resumed: it is waited for until the deadline,
     then counts as "never".
     """
+    notes: list[str] = []
     row = yield Query(q.get_event_value, (workflow_id, key), fetch="one", deadline=deadline.at, read_only=True)
     if row is not None:
-        return EventOutcome("value", codec.decode(row[0], row[1], f"value of event {key!r}"))
+        value = codec.decode(row[0], row[1], f"value of event {key!r}", notes)
+        report_notes(notes, "get_event", workflow_id)
+        return EventOutcome("value", value)
     # Not there yet: subscribe, then read again before the first wait, so a value
     # published between the two reads is announced to a waiter that already listens.
     check = Check("event", workflow_id, key)
@@ -389,7 +393,9 @@ def get_event_outcome(
             q.get_event, {"id": workflow_id, "key": key}, fetch="one", deadline=deadline.at, read_only=True
         )
         if value is not None:
-            return EventOutcome("value", codec.decode(value, tag, f"value of event {key!r}"), status)
+            decoded = codec.decode(value, tag, f"value of event {key!r}", notes)
+            report_notes(notes, "get_event", workflow_id)
+            return EventOutcome("value", decoded, status)
         if status is None and must_exist:
             raise WorkflowNotFoundError(workflow_id, "get_event")
         if status in FINAL_STATUSES:
@@ -410,13 +416,18 @@ def get_all_events(q: Queries, codec: Codec, workflow_id: str) -> Op[dict[str, A
     rows = yield Query(q.get_all_events, (workflow_id,), read_only=True)
     if not rows:
         raise WorkflowNotFoundError(workflow_id, "get_all_events")
-    return {key: codec.decode(value, tag, f"value of event {key!r}") for key, value, tag in rows if key is not None}
+    notes: list[str] = []
+    events = {key: codec.decode(value, tag, f"value of event {key!r}", notes) for key, value, tag in rows if key is not None}
+    report_notes(notes, "get_all_events", workflow_id)
+    return events
 
 
 def read_stream(q: Queries, codec: Codec, workflow_id: str, key: str, offset: int, deadline: Deadline) -> Op[None]:
     """Emit every value from ``offset`` on, live, until the close sentinel or a drained finished workflow."""
     yield Subscribe(Check("stream", workflow_id, key))
     drained_once = False
+    notes: list[str] = []
+    warned = False
     while True:
         rows = yield Query(
             q.read_stream, {"id": workflow_id, "key": key, "offset": offset}, deadline=deadline.at, read_only=True
@@ -428,7 +439,11 @@ def read_stream(q: Queries, codec: Codec, workflow_id: str, key: str, offset: in
         for _, value, tag, row_offset in rows:
             if row_offset is None or row_offset != offset:
                 break  # only consecutive offsets are safe to hand out
-            decoded = codec.decode(value, tag, f"value {row_offset} of stream {key!r}")
+            decoded = codec.decode(value, tag, f"value {row_offset} of stream {key!r}", notes)
+            if notes and not warned:  # one warning per read, however long the stream
+                warned = True
+                report_notes(notes, f"read_stream({key!r})", workflow_id)
+            notes.clear()
             if is_stream_closed(decoded):
                 return None
             yield Emit(decoded)
@@ -465,7 +480,10 @@ def get_result(q: Queries, codec: Codec, workflow_id: str, deadline: Deadline) -
             raise WorkflowNotFoundError(workflow_id, "get_result")
         status, output, error, tag = row
         if status == _S.SUCCESS:
-            return codec.decode(output, tag, "workflow output")
+            notes: list[str] = []
+            result = codec.decode(output, tag, "workflow output", notes)
+            report_notes(notes, "get_result", workflow_id)
+            return result
         if status == _S.ERROR:
             exc = codec.decode_error(error, tag)
             if exc is None:
@@ -490,10 +508,14 @@ def get_status(q: Queries, codec: Codec, workflow_id: str) -> Op[WorkflowStatus]
     row = yield Query(q.get_status, (workflow_id,), fetch="one", read_only=True)
     if row is None:
         raise WorkflowNotFoundError(workflow_id, "get_status")
-    return status_from_row(q, codec, row)
+    notes: list[str] = []
+    status = status_from_row(q, codec, row, notes)
+    report_notes(notes, "get_workflow_status", workflow_id)
+    return status
 
 
-def status_from_row(q: Queries, codec: Codec, row: Any) -> WorkflowStatus:
+def status_from_row(q: Queries, codec: Codec, row: Any, notes: list[str] | None = None) -> WorkflowStatus:
+    """``notes``: what decoding lost or could not decode, for one warning per call (None: log each)."""
     f = dict(zip(q.status_fields, row[: len(q.status_fields)], strict=True))
     inputs, output, error = row[len(q.status_fields):]  # fmt: skip
     tag = f["serialization"]
@@ -511,9 +533,9 @@ def status_from_row(q: Queries, codec: Codec, row: Any) -> WorkflowStatus:
         authenticated_user=f["authenticated_user"],
         assumed_role=f["assumed_role"],
         authenticated_roles=_lenient(lambda: json.loads(roles), roles) if roles else None,
-        input=_lenient(lambda: codec.decode_args(inputs, tag), inputs, wid, "input"),
-        output=_lenient(lambda: codec.decode(output, tag), output, wid, "output"),
-        error=_lenient(lambda: codec.decode_error(error, tag), error, wid, "error"),
+        input=_lenient(lambda: codec.decode_args(inputs, tag, notes), inputs, wid, "input", notes),
+        output=_lenient(lambda: codec.decode(output, tag, notes=notes), output, wid, "output", notes),
+        error=_lenient(lambda: codec.decode_error(error, tag, notes), error, wid, "error", notes),
         created_at=f["created_at"],
         updated_at=f["updated_at"],
         queue_name=f["queue_name"],
@@ -539,12 +561,17 @@ def status_from_row(q: Queries, codec: Codec, row: Any) -> WorkflowStatus:
     )
 
 
-def _lenient(decode: Any, raw: Any, workflow_id: str = "", what: str = "") -> Any:
-    """Decode, or keep the stored text: reading a status must not fail on one payload."""
+def _lenient(decode: Any, raw: Any, workflow_id: str = "", what: str = "", notes: list[str] | None = None) -> Any:
+    """Decode, or keep the stored text: reading a status must not fail on one payload.
+
+    A failure is appended to ``notes`` when given (the call logs them as one warning), else logged.
+    """
     try:
         return decode()
     except Exception as exc:  # noqa: BLE001 - any decoder's failure keeps the raw text
-        if what:
+        if what and notes is not None:
+            notes.append(f"the {what} of workflow {workflow_id!r} kept as stored text ({exc})")
+        elif what:
             logger.warning("could not decode the %s of workflow %r, returning the stored text: %s", what, workflow_id, exc)
         return raw
 
@@ -596,7 +623,10 @@ def _raise_missing(missing: list[str], action: str) -> None:
 def list_workflows(q: Queries, codec: Codec, filters: Any) -> Op[list[WorkflowStatus]]:
     statement, params = q.list_workflows(filters)
     rows = yield Query(statement, params, read_only=True)
-    return [status_from_row(q, codec, row) for row in rows]
+    notes: list[str] = []
+    statuses = [status_from_row(q, codec, row, notes) for row in rows]
+    report_notes(notes, "list_workflows")
+    return statuses
 
 
 def list_steps(q: Queries, codec: Codec, workflow_id: str, load_output: bool, limit: Any, offset: Any) -> Op[list[dict[str, Any]]]:
@@ -604,18 +634,20 @@ def list_steps(q: Queries, codec: Codec, workflow_id: str, load_output: bool, li
     if not rows:
         raise WorkflowNotFoundError(workflow_id, "list_workflow_steps")
     steps = []
+    notes: list[str] = []
     for function_id, name, output, error, child, started, completed, tag in rows:
         if function_id is None:
             continue  # the workflow exists but has run no step yet
         steps.append({
             "function_id": function_id,
             "function_name": name,
-            "output": _lenient(lambda o=output, t=tag: codec.decode(o, t), output, workflow_id, "step output") if load_output else None,
-            "error": _lenient(lambda e=error, t=tag: codec.decode_error(e, t), error, workflow_id, "step error") if load_output else None,
+            "output": _lenient(lambda o=output, t=tag: codec.decode(o, t, notes=notes), output, workflow_id, "step output", notes) if load_output else None,
+            "error": _lenient(lambda e=error, t=tag: codec.decode_error(e, t, notes), error, workflow_id, "step error", notes) if load_output else None,
             "child_workflow_id": child,
             "started_at_epoch_ms": started,
             "completed_at_epoch_ms": completed,
         })  # fmt: skip
+    report_notes(notes, "list_workflow_steps", workflow_id)
     return steps
 
 

@@ -29,6 +29,7 @@ _KNOWN_KEYS = frozenset(
         "workflow_timeout", "delay_seconds", "deduplication_id", "duplication_policy", "priority",
         "queue_partition_key", "authenticated_user", "authenticated_roles", "serialization_type",
         "class_name", "instance_name", "attributes", "application_name", "otel_context", "shard_key",
+        "reject_keyword_args",
     }
 )  # fmt: skip
 _UNSUPPORTED_KEYS = {
@@ -160,6 +161,7 @@ def build_enqueue(
         attributes = attributes_with_otel_context(attributes, options["otel_context"])
 
     tag = codec.tag_for(options.get("serialization_type"))
+    check_keyword_args(options.get("reject_keyword_args"), kwargs, tag)
     inputs = codec.encode_args(tuple(args), dict(kwargs), tag)
 
     row = {
@@ -360,3 +362,21 @@ def check_duplication_policy(dup: Any, deduplication_id: str | None) -> str:
     if dup == "return-existing" and deduplication_id is None:
         raise InvalidArgumentError("duplication_policy 'return-existing' requires a deduplication_id.")
     return str(dup)
+
+def check_keyword_args(reject: Any, kwargs: Mapping[str, Any], tag: str) -> None:
+    """``reject_keyword_args``: refuse keyword arguments a non-Python runtime would drop.
+
+    Portable JSON stores them as ``namedArgs``; the DBOS TypeScript runtime reads only
+    ``positionalArgs`` and silently drops them. With ``reject_keyword_args=True`` an enqueue
+    with keyword arguments fails before anything is written, whatever the format.
+    """
+    if reject is None or reject is False:
+        return
+    if reject is not True:
+        raise InvalidArgumentError(f"reject_keyword_args must be True or False, got {reject!r}")
+    if kwargs:
+        names = ", ".join(sorted(map(repr, kwargs)))
+        where = " (portable JSON writes them as namedArgs, which the DBOS TypeScript runtime ignores)" if tag == "portable_json" else ""
+        raise InvalidArgumentError(
+            f"reject_keyword_args is set, but keyword arguments {names} were given{where}; pass them positionally"
+        )

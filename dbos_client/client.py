@@ -228,12 +228,20 @@ class DBOSClient(ClientBase):
 
         Args:
             options: DBOS's ``EnqueueOptions`` keys; ``workflow_name`` and ``queue_name``
-                are required. ``serialization_type='portable'`` writes portable JSON.
-            *args, **kwargs: the workflow's arguments.
+                are required. ``serialization_type='portable'`` writes portable JSON, which
+                every DBOS runtime reads (a TypeScript app's included); NaN and Infinity,
+                which JSON cannot express, are refused. ``reject_keyword_args=True`` (this
+                client's own key) refuses keyword arguments.
+            *args, **kwargs: the workflow's arguments. In portable JSON keyword arguments
+                are written as ``namedArgs``: a Python runtime passes them, but the DBOS
+                TypeScript runtime reads only ``positionalArgs`` and silently drops them.
+                Pass a TypeScript workflow's arguments positionally (or set
+                ``reject_keyword_args``).
 
         Raises:
-            InvalidArgumentError: a bad option.
-            SerializationError: an argument the chosen format cannot serialize.
+            InvalidArgumentError: a bad option; keyword arguments with ``reject_keyword_args``.
+            SerializationError: an argument the chosen format cannot serialize (NaN or
+                Infinity in portable JSON, named by its place: ``args[0]['x']``).
             WorkflowIdConflictError: the id belongs to a different workflow.
             DeduplicatedError: the queue already has this deduplication id.
         """
@@ -253,7 +261,8 @@ class DBOSClient(ClientBase):
         Raises:
             WorkflowNotFoundError: no workflow has ``destination_id``.
             InvalidArgumentError: a bad id, topic or key.
-            SerializationError: a message the chosen format cannot serialize.
+            SerializationError: a message the chosen format cannot serialize (in portable
+                JSON: NaN or Infinity anywhere in it), before anything is written.
         """
         self._warn_in_event_loop("send", "send_async")
         self._run(_calls.send(self._core, destination_id, message, topic, idempotency_key, serialization_type))

@@ -54,6 +54,9 @@ class EnqueueOptions(TypedDict, total=False):
     application_name: NotRequired[str | None]
     otel_context: NotRequired[Any]
     shard_key: NotRequired[str]
+    #: dbos-client's own: True refuses keyword arguments (InvalidArgumentError, before any write).
+    #: Portable JSON writes them as ``namedArgs``, which the DBOS TypeScript runtime drops.
+    reject_keyword_args: NotRequired[bool]
 
 
 class ListWorkflowsFilters(TypedDict, total=False):
