@@ -8,6 +8,7 @@ actions only): the shell resolves the schema's ``Queries`` first.
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from collections.abc import Callable
@@ -94,17 +95,26 @@ def _from_sqlalchemy(obj: Any) -> bool:
     return any(kind.__module__.split(".", 1)[0] == "sqlalchemy" for kind in type(obj).__mro__)
 
 
+def _method(obj: Any, name: str) -> bool:
+    """Whether ``obj``'s class has a method ``name``, read without running any property
+    (SQLAlchemy's ``AsyncConnection.connection`` raises when read)."""
+    return callable(inspect.getattr_static(type(obj), name, None))
+
+
 def _is_sa_async(obj: Any) -> bool:
     """SQLAlchemy's ``AsyncConnection`` or ``AsyncSession``."""
-    return _from_sqlalchemy(obj) and callable(getattr(obj, "run_sync", None))
+    return _from_sqlalchemy(obj) and _method(obj, "run_sync")
 
 
 def _is_sa_session(obj: Any) -> bool:
-    return _from_sqlalchemy(obj) and callable(getattr(obj, "connection", None)) and hasattr(obj, "get_bind")
+    return _from_sqlalchemy(obj) and not _is_sa_async(obj) and _method(obj, "connection") and _method(obj, "get_bind")
 
 
 def _is_sa_connection(obj: Any) -> bool:
-    return _from_sqlalchemy(obj) and hasattr(obj, "get_execution_options") and callable(getattr(obj, "in_transaction", None))
+    return (
+        _from_sqlalchemy(obj) and not _is_sa_async(obj)
+        and _method(obj, "get_execution_options") and _method(obj, "in_transaction")
+    )  # fmt: skip
 
 
 def _expected(call: str, asynchronous: bool) -> str:
@@ -226,6 +236,20 @@ def _sa_dbapi(conn: Any) -> Any:
     return conn.connection.dbapi_connection
 
 
+def check_callers_connection(conn: Any, call: str, *, asynchronous: bool) -> None:
+    """Refuse, before any I/O, what no ``*_in_transaction`` call of this shell can use."""
+    if _is_sqlite(conn):
+        return
+    is_async = isinstance(conn, psycopg.AsyncConnection) or _is_sa_async(conn)
+    is_sync = isinstance(conn, psycopg.Connection) or _is_sa_session(conn) or _is_sa_connection(conn)
+    if asynchronous and is_sync and not is_async:
+        raise _bad(conn, call, True, " (a synchronous connection: use DBOSClient)")
+    if not asynchronous and is_async:
+        raise _bad(conn, call, False, " (an asynchronous connection: use AsyncDBOSClient, or SQLAlchemy's run_sync)")
+    if not (is_async or is_sync):
+        raise _bad(conn, call, asynchronous)
+
+
 def callers_executor(conn: Any, dialect: str, call: str) -> Callable[[Query], Any]:
     """How to run one Query on the caller's (synchronous) connection, in its transaction;
     ``InvalidArgumentError`` naming what was passed if it is not one we can use."""
@@ -235,10 +259,7 @@ def callers_executor(conn: Any, dialect: str, call: str) -> Callable[[Query], An
     if isinstance(conn, psycopg.Connection):
         _psycopg_ready(conn, call)
         return lambda query: fetch(conn, query)
-    if isinstance(conn, psycopg.AsyncConnection) or _is_sa_async(conn):
-        raise _bad(conn, call, False, " (an asynchronous connection: use AsyncDBOSClient, or SQLAlchemy's run_sync)")
-    if not (_is_sa_session(conn) or _is_sa_connection(conn)):
-        raise _bad(conn, call, False)
+    check_callers_connection(conn, call, asynchronous=False)
     dbapi = _sa_dbapi(conn)
     if _is_sqlite(dbapi):
         _sqlite_ready(dbapi, call)
@@ -280,6 +301,5 @@ async def run_on_callers_connection_async(conn: Any, op: Op[T], dialect: str, ca
         result: T = await conn.run_sync(lambda sync: run_on_callers_connection(sync, op, dialect, call))
         return result
     op.close()
-    if isinstance(conn, psycopg.Connection) or _is_sa_session(conn) or _is_sa_connection(conn):
-        raise _bad(conn, call, True, " (a synchronous connection: use DBOSClient)")
-    raise _bad(conn, call, True)
+    check_callers_connection(conn, call, asynchronous=True)
+    raise _bad(conn, call, True)  # unreachable: every kind it accepts is handled above

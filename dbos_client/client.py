@@ -453,9 +453,10 @@ class DBOSClient(ClientBase):
 
     def _run_outbox(self, make: Callable[[Queries], Op[T]], conn: Any, call: str) -> T:
         """The schema's statements through our pool, then ``make(q)`` on the caller's connection."""
-        from ._txn import run_on_callers_connection
+        from ._txn import check_callers_connection, run_on_callers_connection
 
         self._check_open()
+        check_callers_connection(conn, call, asynchronous=False)
         return run_on_callers_connection(conn, make(self._queries(None)), self._config.dialect, call)
 
     # -- DBOS's *_async names, on an AsyncDBOSClient made on first use -----------------

@@ -304,9 +304,10 @@ class AsyncDBOSClient(ClientBase):
 
     async def _run_outbox(self, make: Callable[[Queries], Op[T]], conn: Any, call: str) -> T:
         """The schema's statements through our pool, then ``make(q)`` on the caller's connection."""
-        from ._txn import run_on_callers_connection_async
+        from ._txn import check_callers_connection, run_on_callers_connection_async
 
         self._check_open()
+        check_callers_connection(conn, call, asynchronous=True)
         q = await self._queries(None)
         return await run_on_callers_connection_async(conn, make(q), self._config.dialect, call)
 
