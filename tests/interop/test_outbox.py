@@ -333,3 +333,42 @@ def test_async_outbox_on_sqlalchemy_async_connection_and_session(runtime: Runtim
             await engine.dispose()
 
     asyncio.run(main())
+
+
+# -- send_to_forks, and drop-in parameters ---------------------------------------------------
+
+
+def test_send_to_forks_reaches_every_fork_of_the_destination(client: DBOSClient, runtime: Runtime, uid: str) -> None:
+    if not runtime.is_v3:
+        pytest.skip("forks made by dbos 3.4.0's own client, which needs a 3.x database")
+    import dbos
+
+    handle = receiver(client, "t")
+    forker = dbos.DBOSClient(system_database_url=runtime.url)  # the runtime's own client makes the forks
+    try:
+        fork = forker.fork_workflow(handle.workflow_id, 1)
+        fork_of_fork = forker.fork_workflow(fork.get_workflow_id(), 1)
+    finally:
+        forker.destroy()
+    other = receiver(client, "t", 1, timeout=2)
+    with caller(runtime) as conn:
+        client.send_in_transaction(conn, handle.workflow_id, f"all {uid}", "t", send_to_forks=True)
+        client.send_in_transaction(conn, other.workflow_id, "only me", "t", "k", send_to_forks=True)
+        conn.commit()
+    for wid in (handle.workflow_id, fork.get_workflow_id(), fork_of_fork.get_workflow_id()):
+        assert client.retrieve_workflow(wid).get_result(timeout_seconds=30) == [f"all {uid}"]
+    assert other.get_result(timeout_seconds=30) == ["only me"]
+
+
+@pytest.mark.parametrize("name", ["enqueue_in_transaction", "send_in_transaction", "send_bulk_in_transaction"])
+def test_same_parameters_as_dbos_client(name: str) -> None:
+    import inspect
+
+    import dbos
+
+    theirs = inspect.signature(getattr(dbos.DBOSClient, name)).parameters
+    ours = inspect.signature(getattr(DBOSClient, name)).parameters
+    assert [(p.name, p.kind) for p in ours.values()] == [(p.name, p.kind) for p in theirs.values()]
+    for p in theirs.values():
+        if p.name != "serialization_type":  # DBOS's default is its DEFAULT format; ours None means the same
+            assert ours[p.name].default == p.default, p.name
