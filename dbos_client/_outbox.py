@@ -8,9 +8,11 @@ retries or waits: a failure is the caller's to handle, like any statement of the
 
 Each call validates eagerly and returns a ``make(q)``: the shell first resolves the
 schema's ``Queries`` through its own pool, then drives ``make(q)`` on the caller's
-connection. The write runs under a SAVEPOINT: a refusal (deduplication id taken, id
-reused under 'reject', missing destination) undoes only our statements and leaves the
-caller's transaction usable, where Postgres would otherwise abort it. DBOS 3.4.0 leaves
+connection. A write the database may refuse (a send, whose destination may not exist;
+an enqueue with a deduplication id) runs under a SAVEPOINT: the refusal undoes only our
+statements and leaves the caller's transaction usable, where Postgres would otherwise
+abort it. Other refusals (an id reused under 'reject', a different workflow's id) are
+decided after a statement that did not fail and wrote nothing. DBOS 3.4.0 leaves
 the caller's Postgres transaction aborted on a deduplication refusal; nothing that works
 there fails here.
 """
@@ -70,7 +72,11 @@ def enqueue_in_transaction(
     request = build_enqueue(options, args, kwargs, core.codec, core.application_name)
 
     def make(q: Queries) -> Op[str]:
-        outcome = yield from in_savepoint(_ops.enqueue(q, request))
+        write = _ops.enqueue(q, request)
+        # Only a taken deduplication id makes the database refuse the insert (a taken
+        # workflow id is ON CONFLICT DO NOTHING, then checked): the savepoint's two round
+        # trips are paid only when it can.
+        outcome = yield from (in_savepoint(write) if request.deduplication_id is not None else write)
         core.warn_if_unknown_queue(q, request.queue_name, outcome.queue_known)
         return outcome.workflow_id
 

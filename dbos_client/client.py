@@ -402,10 +402,11 @@ class DBOSClient(ClientBase):
         blocks as long as the caller's statements do (a row lock held by another
         transaction). The first call of a client also reads the schema through its own pool.
 
-        Raises what ``enqueue`` raises; a refusal (``DeduplicatedError``,
-        ``WorkflowIdConflictError``) undoes only this call, under a savepoint: the
+        Raises what ``enqueue`` raises; after a refusal (``DeduplicatedError``, undone
+        under a savepoint, or ``WorkflowIdConflictError``, which wrote nothing) the
         caller's transaction stays usable. ``InvalidArgumentError``: the connection is
         not one of those, or ``duplication_policy='return-existing'`` (use ``enqueue``).
+        One statement on Postgres (three with a deduplication id: the savepoint's).
         """
         make = _outbox.enqueue_in_transaction(self._core, options, args, kwargs)
         workflow_id = self._run_outbox(make, conn_or_session, "enqueue_in_transaction")

@@ -313,3 +313,28 @@ def test_both_clients_take_the_same_parameters(name: str) -> None:
     assert [(p.name, p.kind, p.default) for p in ours.values()] == [(p.name, p.kind, p.default) for p in theirs.values()]
     assert inspect.iscoroutinefunction(getattr(AsyncDBOSClient, name))
     assert getattr(DBOSClient, name).__doc__ and getattr(AsyncDBOSClient, name).__doc__
+
+
+def test_a_savepoint_only_where_the_database_may_refuse_the_write() -> None:
+    """An enqueue without a deduplication id cannot be refused by the database (a taken id is
+    ON CONFLICT DO NOTHING): one statement, no savepoint. With one, or for a send, a savepoint."""
+    from test_ops import PG3
+
+    def statements(make: Any) -> list[str]:
+        seen: list[str] = []
+
+        def execute(query: Query) -> Any:
+            seen.append(str(query.statement))
+            if query.statement is PG3.enqueue:
+                return (True, None, None, None, None, None, None, True)
+            return None
+
+        run_inline(make(PG3), execute)
+        return seen
+
+    options = {"queue_name": "q", "workflow_name": "w"}
+    assert statements(_outbox.enqueue_in_transaction(core(), options, (), {})) == [PG3.enqueue]
+    deduplicated = statements(_outbox.enqueue_in_transaction(core(), {**options, "deduplication_id": "d"}, (), {}))
+    assert deduplicated == ["SAVEPOINT dbos_client_outbox", PG3.enqueue, "RELEASE SAVEPOINT dbos_client_outbox"]
+    sent = statements(_outbox.send_in_transaction(core(), "a", 1, None, None, None, False, None))
+    assert sent == ["SAVEPOINT dbos_client_outbox", PG3.send, "RELEASE SAVEPOINT dbos_client_outbox"]
