@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg.pq import TransactionStatus
+from psycopg.rows import tuple_row
 from psycopg.sql import Composable
 from psycopg.types.json import Jsonb
 
@@ -165,19 +166,41 @@ def _sqlite_ready(conn: Any, call: str) -> None:
 def _sqlite_executor(conn: Any) -> Callable[[Query], Any]:
     from ._sqlite import run_statement
 
-    return lambda query: run_statement(conn, query, "the caller's SQLite connection")
+    wrapped = _CursorConnection(conn)
+    return lambda query: run_statement(wrapped, query, "the caller's SQLite connection")  # type: ignore[arg-type]
 
 
 class _CursorConnection:
-    """A DBAPI connection of another driver, shaped as ``_sqlite.run_statement`` uses one."""
+    """A DBAPI connection (sqlite3's, or another driver's), shaped as ``_sqlite.run_statement``
+    uses one: each statement on a fresh cursor that returns plain tuples, whatever row
+    factory the caller set on its connection."""
 
     def __init__(self, dbapi: Any) -> None:
         self._dbapi = dbapi
 
     def execute(self, text: str, params: Any) -> Any:
         cur = self._dbapi.cursor()
+        if hasattr(cur, "row_factory"):
+            cur.row_factory = None
         cur.execute(text, params)
         return cur
+
+
+def _fetch_tuples(conn: psycopg.Connection[Any], query: Query) -> Any:
+    """``fetch`` on the caller's connection: tuples, whatever its row factory."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(query.statement, query.params)
+        if query.fetch == "one":
+            return cur.fetchone()
+        return cur.fetchall() if query.fetch == "all" else None
+
+
+async def _fetch_tuples_async(conn: psycopg.AsyncConnection[Any], query: Query) -> Any:
+    async with conn.cursor(row_factory=tuple_row) as cur:
+        await cur.execute(query.statement, query.params)
+        if query.fetch == "one":
+            return await cur.fetchone()
+        return await cur.fetchall() if query.fetch == "all" else None
 
 
 def _generic_pg_param(value: Any) -> Any:
@@ -258,19 +281,16 @@ def callers_executor(conn: Any, dialect: str, call: str) -> Callable[[Query], An
         return _sqlite_executor(conn)
     if isinstance(conn, psycopg.Connection):
         _psycopg_ready(conn, call)
-        return lambda query: fetch(conn, query)
+        return lambda query: _fetch_tuples(conn, query)
     check_callers_connection(conn, call, asynchronous=False)
     dbapi = _sa_dbapi(conn)
     if _is_sqlite(dbapi):
         _sqlite_ready(dbapi, call)
         return _sqlite_executor(dbapi)
     if isinstance(dbapi, psycopg.Connection):
-        return lambda query: fetch(dbapi, query)
+        return lambda query: _fetch_tuples(dbapi, query)
     if dialect == "sqlite":
-        from ._sqlite import run_statement
-
-        wrapped = _CursorConnection(dbapi)
-        return lambda query: run_statement(wrapped, query, "the caller's SQLite connection")  # type: ignore[arg-type]
+        return _sqlite_executor(dbapi)
     return _generic_pg_executor(dbapi)
 
 
@@ -294,7 +314,7 @@ async def run_on_callers_connection_async(conn: Any, op: Op[T], dialect: str, ca
         except BaseException:
             op.close()
             raise
-        return await run_inline_async(op, lambda query: fetch_async(conn, query))
+        return await run_inline_async(op, lambda query: _fetch_tuples_async(conn, query))
     if _is_sqlite(conn):
         return run_on_callers_connection(conn, op, dialect, call)
     if _is_sa_async(conn):

@@ -372,3 +372,22 @@ def test_same_parameters_as_dbos_client(name: str) -> None:
     for p in theirs.values():
         if p.name != "serialization_type":  # DBOS's default is its DEFAULT format; ours None means the same
             assert ours[p.name].default == p.default, p.name
+
+
+def test_the_callers_row_factory_does_not_matter(client: DBOSClient, runtime: Runtime, uid: str) -> None:
+    if runtime.is_sqlite:
+        conn: Any = sqlite3.connect(_sqlite_path(runtime), timeout=30)
+        conn.row_factory = lambda cursor, row: {d[0]: v for d, v in zip(cursor.description, row, strict=True)}
+    else:
+        from psycopg.rows import dict_row
+
+        conn = psycopg.connect(runtime.url, row_factory=dict_row)
+    try:
+        handle = client.enqueue_in_transaction(conn, {"queue_name": QUEUE, "workflow_name": "echo"}, uid)
+        # An existing id takes the path that reads the row back.
+        again = client.enqueue_in_transaction(conn, {"queue_name": QUEUE, "workflow_name": "echo", "workflow_id": handle.workflow_id})
+        conn.commit()
+    finally:
+        conn.close()
+    assert again.workflow_id == handle.workflow_id
+    assert handle.get_result(timeout_seconds=30) == {"args": [uid], "kwargs": {}}
