@@ -386,6 +386,8 @@ def test_the_callers_row_factory_does_not_matter(client: DBOSClient, runtime: Ru
         handle = client.enqueue_in_transaction(conn, {"queue_name": QUEUE, "workflow_name": "echo"}, uid)
         # An existing id takes the path that reads the row back.
         again = client.enqueue_in_transaction(conn, {"queue_name": QUEUE, "workflow_name": "echo", "workflow_id": handle.workflow_id})
+        with pytest.raises(WorkflowIdConflictError):
+            client.enqueue_in_transaction(conn, {"queue_name": QUEUE, "workflow_name": "fail", "workflow_id": handle.workflow_id})
         conn.commit()
     finally:
         conn.close()
