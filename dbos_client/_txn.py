@@ -118,6 +118,21 @@ def _is_sa_connection(obj: Any) -> bool:
     )  # fmt: skip
 
 
+def _is_psycopg2(obj: Any) -> bool:
+    """A psycopg2 connection (its class lives in ``psycopg2.extensions``, or a subclass)."""
+    return any(kind.__module__.split(".", 1)[0] == "psycopg2" for kind in type(obj).__mro__) and _method(obj, "cursor")
+
+
+def _psycopg2_ready(conn: Any, call: str) -> None:
+    if conn.closed:
+        raise InvalidArgumentError(f"{call}: the connection ({describe(conn)}) is closed")
+    if conn.autocommit and conn.get_transaction_status() == 0:  # TRANSACTION_STATUS_IDLE
+        raise InvalidArgumentError(
+            f"{call}: the connection is in autocommit mode with no transaction open, so the write would "
+            "commit at once; open one first"
+        )
+
+
 def _expected(call: str, asynchronous: bool) -> str:
     if asynchronous:
         return (
@@ -125,8 +140,8 @@ def _expected(call: str, asynchronous: bool) -> str:
             "AsyncConnection or AsyncSession on the DBOS system database"
         )
     return (
-        f"{call} takes a psycopg Connection, a sqlite3 Connection, or a SQLAlchemy Connection "
-        "or Session on the DBOS system database"
+        f"{call} takes a psycopg (or psycopg2) Connection, a sqlite3 Connection, or a SQLAlchemy "
+        "Connection or Session on the DBOS system database"
     )
 
 
@@ -264,7 +279,9 @@ def check_callers_connection(conn: Any, call: str, *, asynchronous: bool) -> Non
     if _is_sqlite(conn):
         return
     is_async = isinstance(conn, psycopg.AsyncConnection) or _is_sa_async(conn)
-    is_sync = isinstance(conn, psycopg.Connection) or _is_sa_session(conn) or _is_sa_connection(conn)
+    is_sync = (
+        isinstance(conn, psycopg.Connection) or _is_psycopg2(conn) or _is_sa_session(conn) or _is_sa_connection(conn)
+    )
     if asynchronous and is_sync and not is_async:
         raise _bad(conn, call, True, " (a synchronous connection: use DBOSClient)")
     if not asynchronous and is_async:
@@ -282,6 +299,11 @@ def callers_executor(conn: Any, dialect: str, call: str) -> Callable[[Query], An
     if isinstance(conn, psycopg.Connection):
         _psycopg_ready(conn, call)
         return lambda query: _fetch_tuples(conn, query)
+    if _is_psycopg2(conn):
+        if dialect == "sqlite":
+            raise _bad(conn, call, False, " (this client's system database is a SQLite file)")
+        _psycopg2_ready(conn, call)
+        return _generic_pg_executor(conn)
     check_callers_connection(conn, call, asynchronous=False)
     dbapi = _sa_dbapi(conn)
     if _is_sqlite(dbapi):

@@ -393,3 +393,29 @@ def test_the_callers_row_factory_does_not_matter(client: DBOSClient, runtime: Ru
         conn.close()
     assert again.workflow_id == handle.workflow_id
     assert handle.get_result(timeout_seconds=30) == {"args": [uid], "kwargs": {}}
+
+
+@pytest.mark.postgres_only("psycopg2 is a Postgres driver")
+def test_psycopg2_raw_and_through_sqlalchemy(client: DBOSClient, runtime: Runtime, uid: str) -> None:
+    """Another driver runs the same statements through its cursor (not installed in the dev venv:
+    put psycopg2-binary on PYTHONPATH to run this)."""
+    psycopg2 = pytest.importorskip("psycopg2")
+    sa = pytest.importorskip("sqlalchemy")
+    handle = receiver(client, "t", 2)
+    raw = psycopg2.connect(runtime.url)
+    try:
+        client.send_in_transaction(raw, handle.workflow_id, "raw", "t")
+        with pytest.raises(WorkflowNotFoundError):
+            client.send_in_transaction(raw, f"nobody-{uid}", "lost", "t")
+        enqueued = client.enqueue_in_transaction(raw, {"queue_name": QUEUE, "workflow_name": "echo", "attributes": {"a": 1}}, uid)
+        raw.commit()
+    finally:
+        raw.close()
+    engine = sa.create_engine(runtime.url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    try:
+        with engine.begin() as conn:
+            client.send_in_transaction(conn, handle.workflow_id, "via sqlalchemy", "t")
+    finally:
+        engine.dispose()
+    assert handle.get_result(timeout_seconds=30) == ["raw", "via sqlalchemy"]
+    assert enqueued.get_result(timeout_seconds=30) == {"args": [uid], "kwargs": {}}

@@ -338,3 +338,31 @@ def test_a_savepoint_only_where_the_database_may_refuse_the_write() -> None:
     assert deduplicated == ["SAVEPOINT dbos_client_outbox", PG3.enqueue, "RELEASE SAVEPOINT dbos_client_outbox"]
     sent = statements(_outbox.send_in_transaction(core(), "a", 1, None, None, None, False, None))
     assert sent == ["SAVEPOINT dbos_client_outbox", PG3.send, "RELEASE SAVEPOINT dbos_client_outbox"]
+
+
+class Psycopg2Connection(FakeDBAPI):
+    """psycopg2's connection class lives in psycopg2.extensions."""
+
+    def __init__(self, autocommit: bool = False, status: int = 0) -> None:
+        super().__init__()
+        self.closed = 0
+        self.autocommit = autocommit
+        self._status = status
+
+    def get_transaction_status(self) -> int:
+        return self._status
+
+
+Psycopg2Connection.__module__ = "psycopg2.extensions"
+
+
+def test_a_raw_psycopg2_connection_runs_through_its_cursor() -> None:
+    conn = Psycopg2Connection()
+    _txn.check_callers_connection(conn, "x", asynchronous=False)
+    _txn.callers_executor(conn, "postgresql", "x")(Query("SELECT 1", fetch="none"))
+    assert conn.executed == [("SELECT 1", None)]
+    with pytest.raises(InvalidArgumentError, match="autocommit mode"):
+        _txn.callers_executor(Psycopg2Connection(autocommit=True), "postgresql", "x")
+    _txn.callers_executor(Psycopg2Connection(autocommit=True, status=2), "postgresql", "x")  # in a transaction
+    with pytest.raises(InvalidArgumentError, match="SQLite file"):
+        _txn.callers_executor(conn, "sqlite", "x")
