@@ -21,7 +21,12 @@ from typing import Any, Concatenate, Literal, TypeVar
 import psycopg
 from typing_extensions import ParamSpec, Unpack
 
-from . import _calls, _calls_operator, _ops
+from . import (
+    _calls,
+    _calls_operator,
+    _ops,
+    _outbox,
+)
 from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
 from ._hub import Waiter, WaitHub
 from ._ops import Emit, NeedQueries, Op, Query, Subscribe, Transaction, Wait
@@ -644,6 +649,79 @@ class DBOSClient(ClientBase):
         by_id = _calls.wait_handles(handles)
         self._run(_calls.wait_all(self._core, list(by_id), timeout_seconds, polling_interval_sec))
         return list(by_id.values())
+
+    # -- the transactional outbox: writes in a transaction the caller owns ------------
+
+    def enqueue_in_transaction(
+        self, conn_or_session: Any, options: EnqueueOptions, *args: Any, **kwargs: Any
+    ) -> WorkflowHandle[Any]:
+        """``enqueue`` inside the caller's open transaction on the system database.
+
+        The workflow exists exactly when the caller commits: invisible to everyone
+        (the runtime included) until then, gone on rollback. The handle is usable once
+        the transaction commits. ``conn_or_session`` is a psycopg ``Connection``, a
+        ``sqlite3.Connection``, or a SQLAlchemy ``Connection`` or ``Session``, on the
+        system database; it is used as it is (no BEGIN or COMMIT of ours, no retry) and
+        blocks as long as the caller's statements do (a row lock held by another
+        transaction). The first call of a client also reads the schema through its own pool.
+
+        Raises what ``enqueue`` raises; after a refusal (``DeduplicatedError``, undone
+        under a savepoint, or ``WorkflowIdConflictError``, which wrote nothing) the
+        caller's transaction stays usable. ``InvalidArgumentError``: the connection is
+        not one of those, or ``duplication_policy='return-existing'`` (use ``enqueue``).
+        One statement on Postgres (three with a deduplication id: the savepoint's).
+        """
+        make = _outbox.enqueue_in_transaction(self._core, options, args, kwargs)
+        workflow_id = self._run_outbox(make, conn_or_session, "enqueue_in_transaction")
+        return WorkflowHandle(self, workflow_id)
+
+    def send_in_transaction(
+        self, conn_or_session: Any, destination_id: str, message: Any, topic: str | None = None,
+        idempotency_key: str | None = None, *, serialization_type: FormatChoice = None,
+        send_to_forks: bool = False, shard_key: str | None = None,
+    ) -> None:  # fmt: skip
+        """``send`` inside the caller's open transaction: the workflow can receive the
+        message once the caller commits, never if it rolls back. Same connections and
+        blocking as ``enqueue_in_transaction``.
+
+        ``send_to_forks`` also delivers it to every workflow recursively forked from the
+        destination. ``shard_key`` must be None (no sharded databases here).
+
+        Raises:
+            WorkflowNotFoundError: no workflow has ``destination_id`` (the caller's
+                transaction stays usable).
+            InvalidArgumentError: a bad argument or connection.
+            SerializationError: a message the chosen format cannot serialize.
+        """
+        make = _outbox.send_in_transaction(
+            self._core, destination_id, message, topic, idempotency_key, serialization_type, send_to_forks, shard_key
+        )
+        self._run_outbox(make, conn_or_session, "send_in_transaction")
+
+    def send_bulk_in_transaction(
+        self, conn_or_session: Any, messages: list[Any], *, serialization_type: FormatChoice = None,
+        send_to_forks: bool = False,
+    ) -> None:  # fmt: skip
+        """Send many messages inside the caller's open transaction: all of them are
+        delivered when it commits, none if it rolls back (or if one destination does not
+        exist). ``messages``: ``SendMessage`` objects (DBOS's or any object with
+        ``destination_id``, ``message``, ``topic``, ``idempotency_key``) or dicts of those
+        keys. One statement per recipient; same connections as ``enqueue_in_transaction``.
+
+        Raises:
+            WorkflowNotFoundError: a destination does not exist.
+            InvalidArgumentError: a bad message, duplicate idempotency keys, a bad connection.
+        """
+        make = _outbox.send_bulk_in_transaction(self._core, messages, serialization_type, send_to_forks)
+        self._run_outbox(make, conn_or_session, "send_bulk_in_transaction")
+
+    def _run_outbox(self, make: Callable[[Queries], Op[T]], conn: Any, call: str) -> T:
+        """The schema's statements through our pool, then ``make(q)`` on the caller's connection."""
+        from ._txn import check_callers_connection, run_on_callers_connection
+
+        self._check_open()
+        check_callers_connection(conn, call, asynchronous=False)
+        return run_on_callers_connection(conn, make(self._queries(None)), self._config.dialect, call)
 
     # -- DBOS's *_async names, on an AsyncDBOSClient made on first use -----------------
 

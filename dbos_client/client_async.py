@@ -21,7 +21,12 @@ from typing import Any, Literal, TypeVar
 import psycopg
 from typing_extensions import Unpack
 
-from . import _calls, _calls_operator, _ops
+from . import (
+    _calls,
+    _calls_operator,
+    _ops,
+    _outbox,
+)
 from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
 from ._hub_async import AsyncWaiter, AsyncWaitHub
 from ._ops import Emit, NeedQueries, Op, Query, Subscribe, Transaction, Wait
@@ -398,6 +403,51 @@ class AsyncDBOSClient(ClientBase):
         by_id = _calls.wait_handles(handles)
         await self._run(_calls.wait_all(self._core, list(by_id), timeout_seconds, polling_interval_sec))
         return list(by_id.values())
+
+    # -- the transactional outbox: writes in a transaction the caller owns ------------
+
+    async def enqueue_in_transaction(
+        self, conn_or_session: Any, options: EnqueueOptions, *args: Any, **kwargs: Any
+    ) -> AsyncWorkflowHandle[Any]:
+        """``enqueue`` inside the caller's open transaction: the workflow exists exactly
+        when the caller commits. ``conn_or_session`` is a psycopg ``AsyncConnection``, a
+        SQLAlchemy ``AsyncConnection`` or ``AsyncSession``, or a ``sqlite3.Connection``
+        (driven on the caller's thread), on the system database. Otherwise as
+        ``DBOSClient.enqueue_in_transaction``.
+        """
+        make = _outbox.enqueue_in_transaction(self._core, options, args, kwargs)
+        workflow_id = await self._run_outbox(make, conn_or_session, "enqueue_in_transaction")
+        return AsyncWorkflowHandle(self, workflow_id)
+
+    async def send_in_transaction(
+        self, conn_or_session: Any, destination_id: str, message: Any, topic: str | None = None,
+        idempotency_key: str | None = None, *, serialization_type: FormatChoice = None,
+        send_to_forks: bool = False, shard_key: str | None = None,
+    ) -> None:  # fmt: skip
+        """``send`` inside the caller's open transaction (an async connection, as
+        ``enqueue_in_transaction``). See ``DBOSClient.send_in_transaction``."""
+        make = _outbox.send_in_transaction(
+            self._core, destination_id, message, topic, idempotency_key, serialization_type, send_to_forks, shard_key
+        )
+        await self._run_outbox(make, conn_or_session, "send_in_transaction")
+
+    async def send_bulk_in_transaction(
+        self, conn_or_session: Any, messages: list[Any], *, serialization_type: FormatChoice = None,
+        send_to_forks: bool = False,
+    ) -> None:  # fmt: skip
+        """Many messages inside the caller's open transaction: all delivered on commit,
+        none on rollback. See ``DBOSClient.send_bulk_in_transaction``."""
+        make = _outbox.send_bulk_in_transaction(self._core, messages, serialization_type, send_to_forks)
+        await self._run_outbox(make, conn_or_session, "send_bulk_in_transaction")
+
+    async def _run_outbox(self, make: Callable[[Queries], Op[T]], conn: Any, call: str) -> T:
+        """The schema's statements through our pool, then ``make(q)`` on the caller's connection."""
+        from ._txn import check_callers_connection, run_on_callers_connection_async
+
+        self._check_open()
+        check_callers_connection(conn, call, asynchronous=True)
+        q = await self._queries(None)
+        return await run_on_callers_connection_async(conn, make(q), self._config.dialect, call)
 
     # -- the driver: I/O only; the policy is ClientBase's ------------------------------
     # Two loops rather than DBOSClient's one: an async generator cannot return a value.

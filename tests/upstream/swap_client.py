@@ -9,6 +9,13 @@ a fixture. Two things are adapted to this machine, not to the client:
   so a run never touches another run's or anyone else's database, and are dropped after;
 * only the client tests run: those that use the ``client`` fixture or name
   ``DBOSClient`` in their source.
+
+One private attribute is supplied, since DBOS's tests reach into ``dbos.DBOSClient``'s
+internals for it: ``client._sys_db.engine``, a SQLAlchemy engine on the client's system
+database (the in-transaction tests open the caller's connection or Session on it, and
+count rows with it). It is built here, as DBOS builds its own (the placeholder schema
+translated, SQLite's writers IMMEDIATE with foreign keys on), and never touches the
+client: ours has no SQLAlchemy and no ``_sys_db``.
 """
 
 from __future__ import annotations
@@ -33,6 +40,41 @@ SYSTEM_DB = f"dbostestpy_{SUFFIX}_dbos_sys"
 def _swap() -> None:
     dbos.DBOSClient = dbos_client.DBOSClient  # type: ignore[misc]
     dbos._client.DBOSClient = dbos_client.DBOSClient  # type: ignore[misc]
+    dbos_client.DBOSClient._sys_db = property(_system_database_view)  # type: ignore[attr-defined]
+
+
+class _SystemDatabaseView:
+    """What DBOS's tests use of ``DBOSClient._sys_db``: its ``engine``."""
+
+    def __init__(self, url: str, schema: str | None) -> None:
+        import sqlalchemy as sa
+        from dbos._schemas import SCHEMA_PLACEHOLDER
+        from sqlalchemy.pool import NullPool
+
+        sqlite = url.startswith("sqlite")
+        # NullPool: no connection outlives the test that opened it.
+        engine = sa.create_engine(url, poolclass=NullPool)
+        if sqlite:
+
+            @sa.event.listens_for(engine, "connect")
+            def _sqlite_like_dbos(dbapi_conn: Any, _record: Any) -> None:
+                dbapi_conn.isolation_level = "IMMEDIATE"
+                dbapi_conn.execute("PRAGMA busy_timeout=30000")
+                dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+        self.engine = engine.execution_options(
+            schema_translate_map={SCHEMA_PLACEHOLDER: None if sqlite else (schema or "dbos")}
+        )
+
+
+def _system_database_view(client: Any) -> _SystemDatabaseView:
+    view = client.__dict__.get("_upstream_sys_db")
+    if view is None:
+        settings = client._settings
+        view = _SystemDatabaseView(settings["system_database_url"] or os.environ["DBOS_SYSTEM_DATABASE_URL"],
+                                   settings["dbos_system_schema"])  # fmt: skip
+        client.__dict__["_upstream_sys_db"] = view
+    return view
 
 
 _swap()
