@@ -37,14 +37,15 @@ from ._serialization import Codec, is_stream_closed
 from ._sql import NULL_TOPIC, Queries
 from ._wait import Check, Deadline
 from .errors import (
-    DeduplicatedError,
-    MaxRecoveryAttemptsExceededError,
+    DBOSAwaitedWorkflowCancelledError,
+    DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded,
+    DBOSConflictingWorkflowError,
+    DBOSNonExistentWorkflowError,
+    DBOSQueueDeduplicatedError,
+    DBOSStreamTimeoutError,
+    DBOSWorkflowIDInUseError,
     ResultTimeoutError,
     SerializationError,
-    StreamTimeoutError,
-    WorkflowCancelledError,
-    WorkflowIdConflictError,
-    WorkflowNotFoundError,
 )
 from .models import ACTIVE_STATUSES, FINAL_STATUSES, WorkflowStatus, WorkflowStatusString
 
@@ -263,11 +264,7 @@ def enqueue(q: Queries, req: EnqueueRequest) -> Op[EnqueueOutcome]:
             if _constraint_name(exc) not in _DEDUP_CONSTRAINTS:
                 raise
             if not req.return_existing_on_dedup:
-                raise DeduplicatedError(
-                    f"workflow {req.workflow_id!r} was not enqueued: queue {req.queue_name!r} already has a "
-                    f"workflow with deduplication id {req.deduplication_id!r}",
-                    workflow_id=req.workflow_id, queue_name=req.queue_name, deduplication_id=req.deduplication_id,
-                ) from None  # fmt: skip
+                raise DBOSQueueDeduplicatedError(req.workflow_id, req.queue_name, req.deduplication_id or "") from None
             holder = yield Query(q.find_deduplicated, (req.queue_name, req.deduplication_id), fetch="one")
             if holder is not None:
                 return EnqueueOutcome(holder[0], None)
@@ -285,11 +282,9 @@ def enqueue(q: Queries, req: EnqueueRequest) -> Op[EnqueueOutcome]:
             return EnqueueOutcome(req.workflow_id, queue_known)  # our own earlier, retried attempt
         _check_reuse(req, name, class_name, config_name, queue_name, status)
         return EnqueueOutcome(req.workflow_id, queue_known)
-    raise DeduplicatedError(
-        f"workflow {req.workflow_id!r} was not enqueued: the deduplication id {req.deduplication_id!r} "
-        f"on queue {req.queue_name!r} kept changing hands",
-        workflow_id=req.workflow_id, queue_name=req.queue_name, deduplication_id=req.deduplication_id,
-    )  # fmt: skip
+    raise DBOSQueueDeduplicatedError(
+        req.workflow_id, req.queue_name, req.deduplication_id or "", "the deduplication id kept changing hands"
+    )
 
 
 def _sqlite_enqueue(q: Queries, params: dict[str, Any]) -> Op[_EnqueueRow]:
@@ -316,12 +311,10 @@ def _check_reuse(req: EnqueueRequest, name: str, class_name: Any, config_name: A
         )
         if theirs != ours
     ]
-    if mismatch or req.reject_existing_id:
-        detail = "; it has " + ", ".join(mismatch) if mismatch else f" (status {status})"
-        raise WorkflowIdConflictError(
-            f"workflow id {req.workflow_id!r} is already used by another workflow{detail}",
-            workflow_id=req.workflow_id,
-        )
+    if req.reject_existing_id:
+        raise DBOSWorkflowIDInUseError(req.workflow_id, status, name)
+    if mismatch:
+        raise DBOSConflictingWorkflowError(req.workflow_id, "the workflow id is taken by " + ", ".join(mismatch))
     if queue_name != req.queue_name:
         logger.warning(
             "workflow %r already exists on queue %r; it was not moved to queue %r",
@@ -338,7 +331,7 @@ def send(q: Queries, destination_id: str, text: str, tag: str, topic: str | None
     try:
         yield Query(q.send, params, fetch="none")
     except (pgerr.ForeignKeyViolation, ForeignKeyViolation):
-        raise WorkflowNotFoundError(destination_id, "send destination") from None
+        raise DBOSNonExistentWorkflowError("`send` destination", destination_id, "send destination") from None
 
 
 @dataclass(frozen=True)
@@ -380,7 +373,7 @@ def get_event_outcome(
         if value is not None:
             return EventOutcome("value", codec.decode(value, tag, f"value of event {key!r}"), status)
         if status is None and must_exist:
-            raise WorkflowNotFoundError(workflow_id, "get_event")
+            raise DBOSNonExistentWorkflowError("target", workflow_id, "get_event")
         if status in FINAL_STATUSES:
             return EventOutcome("never", status=status)
         if deadline.expired():
@@ -398,7 +391,7 @@ def get_event(q: Queries, codec: Codec, workflow_id: str, key: str, deadline: De
 def get_all_events(q: Queries, codec: Codec, workflow_id: str) -> Op[dict[str, Any]]:
     rows = yield Query(q.get_all_events, (workflow_id,), read_only=True)
     if not rows:
-        raise WorkflowNotFoundError(workflow_id, "get_all_events")
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "get_all_events")
     return {key: codec.decode(value, tag, f"value of event {key!r}") for key, value, tag in rows if key is not None}
 
 
@@ -411,7 +404,7 @@ def read_stream(q: Queries, codec: Codec, workflow_id: str, key: str, offset: in
             q.read_stream, {"id": workflow_id, "key": key, "offset": offset}, deadline=deadline.at, read_only=True
         )
         if not rows:
-            raise WorkflowNotFoundError(workflow_id, "read_stream")
+            raise DBOSNonExistentWorkflowError("target", workflow_id, "read_stream")
         status = rows[0][0]
         progressed = False
         for _, value, tag, row_offset in rows:
@@ -436,11 +429,7 @@ def read_stream(q: Queries, codec: Codec, workflow_id: str, key: str, offset: in
             drained_once = True
             continue
         if deadline.expired():
-            raise StreamTimeoutError(
-                f"no value arrived on stream {key!r} of workflow {workflow_id!r} within "
-                f"{deadline.timeout_seconds} s",
-                workflow_id=workflow_id, key=key, offset=offset, timeout_seconds=deadline.timeout_seconds,
-            )  # fmt: skip
+            raise DBOSStreamTimeoutError(workflow_id, key, deadline.timeout_seconds, offset)
         yield Wait(Check("stream", workflow_id, key, offset), deadline.at)
 
 
@@ -451,7 +440,7 @@ def get_result(q: Queries, codec: Codec, workflow_id: str, deadline: Deadline) -
     while True:
         row = yield Query(q.get_result, (workflow_id,), fetch="one", deadline=deadline.at, read_only=True)
         if row is None:
-            raise WorkflowNotFoundError(workflow_id, "get_result")
+            raise DBOSNonExistentWorkflowError("target", workflow_id, "get_result")
         status, output, error, tag = row
         if status == _S.SUCCESS:
             return codec.decode(output, tag, "workflow output")
@@ -461,12 +450,9 @@ def get_result(q: Queries, codec: Codec, workflow_id: str, deadline: Deadline) -
                 raise SerializationError(f"workflow {workflow_id!r} ended in ERROR but recorded no error")
             raise exc
         if status == _S.CANCELLED:
-            raise WorkflowCancelledError(f"workflow {workflow_id!r} was cancelled", workflow_id=workflow_id)
+            raise DBOSAwaitedWorkflowCancelledError(workflow_id)
         if status == _S.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
-            raise MaxRecoveryAttemptsExceededError(
-                f"workflow {workflow_id!r} exceeded its maximum recovery attempts and was dead-lettered",
-                workflow_id=workflow_id,
-            )
+            raise DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded(workflow_id)
         if deadline.expired():
             raise ResultTimeoutError(
                 f"workflow {workflow_id!r} was still {status} after {deadline.timeout_seconds} s",
@@ -478,7 +464,7 @@ def get_result(q: Queries, codec: Codec, workflow_id: str, deadline: Deadline) -
 def get_status(q: Queries, codec: Codec, workflow_id: str) -> Op[WorkflowStatus]:
     row = yield Query(q.get_status, (workflow_id,), fetch="one", read_only=True)
     if row is None:
-        raise WorkflowNotFoundError(workflow_id, "get_status")
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "get_status")
     return status_from_row(q, codec, row)
 
 
@@ -541,7 +527,7 @@ def _lenient(decode: Any, raw: Any, workflow_id: str = "", what: str = "") -> An
 def ensure_exists(q: Queries, workflow_id: str) -> Op[None]:
     row = yield Query(q.exists, (workflow_id,), fetch="one", read_only=True)
     if row is None:
-        raise WorkflowNotFoundError(workflow_id, "retrieve_workflow")
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "retrieve_workflow")
 
 
 def cancel(q: Queries, workflow_ids: list[str], cancel_children: bool) -> Op[None]:
@@ -578,8 +564,8 @@ def _raise_missing(missing: list[str], action: str) -> None:
     if not missing:
         return
     if len(missing) == 1:
-        raise WorkflowNotFoundError(missing[0], action)
-    raise WorkflowNotFoundError(", ".join(missing), f"{action}; nothing was changed")
+        raise DBOSNonExistentWorkflowError("target", missing[0], action)
+    raise DBOSNonExistentWorkflowError("target", ", ".join(missing), f"{action}; nothing was changed")
 
 
 def list_workflows(q: Queries, codec: Codec, filters: Any) -> Op[list[WorkflowStatus]]:
@@ -591,7 +577,7 @@ def list_workflows(q: Queries, codec: Codec, filters: Any) -> Op[list[WorkflowSt
 def list_steps(q: Queries, codec: Codec, workflow_id: str, load_output: bool, limit: Any, offset: Any) -> Op[list[dict[str, Any]]]:
     rows = yield Query(q.list_steps, {"id": workflow_id, "limit": limit, "offset": offset or 0}, read_only=True)
     if not rows:
-        raise WorkflowNotFoundError(workflow_id, "list_workflow_steps")
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "list_workflow_steps")
     steps = []
     for function_id, name, output, error, child, started, completed, tag in rows:
         if function_id is None:
@@ -616,7 +602,7 @@ def resume(q: Queries, workflow_id: str, queue_name: str | None) -> Op[None]:
     else:
         found, _ = yield Query(q.resume, params, fetch="one")
     if not found:
-        raise WorkflowNotFoundError(workflow_id, "resume_workflow")
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "resume_workflow")
 
 
 def _sqlite_resume(q: Queries, params: dict[str, Any]) -> Op[bool]:
