@@ -301,20 +301,19 @@ def _sqlite_enqueue(q: Queries, params: dict[str, Any]) -> Op[_EnqueueRow]:
 
 
 def _check_reuse(req: EnqueueRequest, name: str, class_name: Any, config_name: Any, queue_name: Any, status: Any) -> None:
-    """DBOS's rules for an id that is already taken: same function attaches, else conflict."""
-    mismatch = [
-        f"{what} {theirs!r} (asked for {ours!r})"
-        for what, theirs, ours in (
-            ("workflow name", name, req.workflow_name),
-            ("class name", class_name, req.class_name),
-            ("instance name", config_name, req.instance_name),
-        )
-        if theirs != ours
-    ]
+    """DBOS's rules for an id that is already taken: same function attaches, else conflict (DBOS's wording)."""
     if req.reject_existing_id:
         raise DBOSWorkflowIDInUseError(req.workflow_id, status, name)
-    if mismatch:
-        raise DBOSConflictingWorkflowError(req.workflow_id, "the workflow id is taken by " + ", ".join(mismatch))
+    for what, theirs, ours in (
+        ("function", name, req.workflow_name),
+        ("class", class_name, req.class_name),
+        ("config", config_name, req.instance_name),
+    ):
+        if theirs != ours:
+            raise DBOSConflictingWorkflowError(
+                req.workflow_id,
+                f"Workflow already exists with a different {what} name: {theirs}, but the provided {what} name is: {ours}",
+            )
     if queue_name != req.queue_name:
         logger.warning(
             "workflow %r already exists on queue %r; it was not moved to queue %r",

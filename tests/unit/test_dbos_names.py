@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+from typing import Any
 
 import pytest
 
@@ -41,49 +42,63 @@ from dbos_client.errors import (
 )
 
 #: Each DBOS name, built as DBOS builds it, with the message and attributes DBOS gives it.
-EXAMPLES: list[tuple[DBOSException, str, dict[str, object]]] = [
+EXAMPLES: list[tuple[type[DBOSException], tuple[Any, ...], str, dict[str, object]]] = [
     (
-        DBOSNonExistentWorkflowError("target", "wf-1"),
+        DBOSNonExistentWorkflowError,
+        ("target", "wf-1"),
         "Non-existent target workflow ID: wf-1",
         {"destination": "target", "destination_id": "wf-1", "workflow_id": "wf-1", "dbos_error_code": 5},
     ),
     (
-        DBOSConflictingWorkflowError("wf-1", "another function"),
+        DBOSConflictingWorkflowError,
+        ("wf-1", "another function"),
         "Conflicting workflow invocation with the same ID (wf-1): another function",
         {"workflow_id": "wf-1", "detail": "another function", "dbos_error_code": 9},
     ),
     (
-        DBOSWorkflowIDInUseError("wf-1", "PENDING", "checkout"),
+        DBOSWorkflowIDInUseError,
+        ("wf-1", "PENDING", "checkout"),
         "Workflow ID wf-1 is already in use by workflow checkout with status PENDING.",
         {"workflow_id": "wf-1", "workflow_status": "PENDING", "workflow_name": "checkout", "dbos_error_code": 27},
     ),
     (
-        DBOSQueueDeduplicatedError("wf-1", "orders", "d-1"),
+        DBOSQueueDeduplicatedError,
+        ("wf-1", "orders", "d-1"),
         "Workflow wf-1 was deduplicated due to an existing workflow in queue orders with deduplication ID d-1.",
         {"workflow_id": "wf-1", "queue_name": "orders", "deduplication_id": "d-1", "dbos_error_code": 12},
     ),
     (
-        DBOSAwaitedWorkflowCancelledError("wf-1"),
+        DBOSAwaitedWorkflowCancelledError,
+        ("wf-1",),
         "Awaited workflow wf-1 was cancelled",
         {"workflow_id": "wf-1", "dbos_error_code": 13},
     ),
     (
-        DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded("wf-1"),
+        DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded,
+        ("wf-1",),
         "Awaited workflow wf-1 exceeded its maximum recovery attempts",
         {"workflow_id": "wf-1", "dbos_error_code": 14},
     ),
     (
-        DBOSStreamTimeoutError("wf-1", "progress", 2.5),
+        DBOSStreamTimeoutError,
+        ("wf-1", "progress", 2.5),
         "No value arrived on stream progress of workflow wf-1 within 2.5 seconds",
         {"workflow_id": "wf-1", "key": "progress", "timeout_seconds": 2.5, "offset": None, "dbos_error_code": 16},
     ),
     (
-        DBOSQueryTimeoutError(30.0),
+        DBOSQueryTimeoutError,
+        (30.0,),
         "This query was cancelled after exceeding its 30s statement timeout.",
         {"timeout_seconds": 30.0, "dbos_error_code": 26},
     ),
 ]
-DBOS_NAMES = [type(err) for err, _, _ in EXAMPLES]
+
+
+def _ids(value: Any) -> str:
+    return value.__name__ if isinstance(value, type) else ""
+
+
+DBOS_NAMES = [cls for cls, _, _, _ in EXAMPLES]
 
 
 def test_every_dbos_name_has_an_example() -> None:
@@ -157,8 +172,11 @@ def test_catching_by_the_dbos_name_catches_what_the_client_raises() -> None:
     assert caught.value.destination == "`send` destination" and caught.value.workflow_id == "wf-2"
 
 
-@pytest.mark.parametrize("err, message, attributes", EXAMPLES, ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else "")
-def test_message_and_attributes_are_dbos_s(err: DBOSException, message: str, attributes: dict[str, object]) -> None:
+@pytest.mark.parametrize("cls, args, message, attributes", EXAMPLES, ids=_ids)
+def test_message_and_attributes_are_dbos_s(
+    cls: type[DBOSException], args: tuple[Any, ...], message: str, attributes: dict[str, object]
+) -> None:
+    err = cls(*args)
     assert str(err) == err.message == message
     assert err.args == (message,)
     for name, value in attributes.items():
@@ -180,11 +198,12 @@ def test_plain_dbos_exception_has_no_code() -> None:
     assert err.dbos_error_code is None and str(err) == "something"
 
 
-@pytest.mark.parametrize("err, message, attributes", EXAMPLES, ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else "")
+@pytest.mark.parametrize("cls, args, message, attributes", EXAMPLES, ids=_ids)
 @pytest.mark.parametrize("protocol", [0, pickle.HIGHEST_PROTOCOL])
 def test_pickle_and_copy_keep_class_message_and_attributes(
-    err: DBOSException, message: str, attributes: dict[str, object], protocol: int
+    cls: type[DBOSException], args: tuple[Any, ...], message: str, attributes: dict[str, object], protocol: int
 ) -> None:
+    err = cls(*args)
     for dup in (pickle.loads(pickle.dumps(err, protocol=protocol)), copy.copy(err), copy.deepcopy(err)):
         assert type(dup) is type(err)
         assert str(dup) == message
