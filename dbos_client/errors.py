@@ -106,6 +106,12 @@ class DBOSException(DBOSClientError):
     #: DBOS's ``DBOSErrorCode`` value for this kind of error (None for a plain DBOSException).
     dbos_error_code: int | None = None
 
+    def __str__(self) -> str:
+        # DBOS's format for its named errors ("DBOS Error 5: Non-existent target workflow ID: ...");
+        # ``message`` is the bare text, as in DBOS. Ours without a code read as their message.
+        code = self.dbos_error_code
+        return f"DBOS Error {code}: {self.message}" if code else self.message
+
 
 class InvalidArgumentError(DBOSException, ValueError):
     """An argument, option or URL is invalid. Raised before anything is written."""

@@ -35,6 +35,7 @@ def test_same_message_code_and_attributes_as_dbos(cls: type, args: tuple[Any, ..
     theirs_cls = getattr(dbos_error, cls.__name__)
     theirs, ours = theirs_cls(*args), cls(*args)
     assert ours.message == theirs.message
+    assert str(ours) == str(theirs)  # "DBOS Error <code>: <message>"
     assert ours.dbos_error_code == theirs.dbos_error_code
     for name, value in vars(theirs).items():
         if name not in ("message", "inputs"):
@@ -101,4 +102,5 @@ def test_the_client_raises_what_dbos_client_raises(runtime: Runtime, uid: str, s
     assert isinstance(ours, getattr(dbos_client, name))
     if name != "DBOSException":  # bad options: our own wording, which names the argument
         assert ours.message.startswith(theirs.message)
+        assert str(ours).startswith(str(theirs))
     assert getattr(ours, "dbos_error_code", None) == getattr(theirs, "dbos_error_code", None)
