@@ -23,7 +23,16 @@ from .client import DBOSClient, WorkflowHandle
 from .errors import (
     ConnectionRejectedError,
     DatabaseUnavailableError,
+    DBOSAwaitedWorkflowCancelledError,
+    DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded,
     DBOSClientError,
+    DBOSConflictingWorkflowError,
+    DBOSException,
+    DBOSNonExistentWorkflowError,
+    DBOSQueryTimeoutError,
+    DBOSQueueDeduplicatedError,
+    DBOSStreamTimeoutError,
+    DBOSWorkflowIDInUseError,
     DeduplicatedError,
     InvalidArgumentError,
     MaxRecoveryAttemptsExceededError,
@@ -113,4 +122,15 @@ __all__ = [
     "ApplicationVersionNotFoundError",
     "SendMessage",
     "EnqueueItem",
+
+    # dbos.DBOSClient's names for the same errors (see dbos_client.errors)
+    "DBOSException",
+    "DBOSNonExistentWorkflowError",
+    "DBOSConflictingWorkflowError",
+    "DBOSWorkflowIDInUseError",
+    "DBOSQueueDeduplicatedError",
+    "DBOSAwaitedWorkflowCancelledError",
+    "DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded",
+    "DBOSStreamTimeoutError",
+    "DBOSQueryTimeoutError",
 ]

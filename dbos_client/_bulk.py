@@ -41,7 +41,13 @@ from ._ops import (
 from ._options import EnqueueRequest, new_id
 from ._sql import NULL_TOPIC, Queries
 from ._wait import Check, Deadline
-from .errors import DeduplicatedError, InvalidArgumentError, WaitTimeoutError, WorkflowNotFoundError
+from .errors import (
+    DBOSNonExistentWorkflowError,
+    DBOSQueueDeduplicatedError,
+    DeduplicatedError,
+    InvalidArgumentError,
+    WaitTimeoutError,
+)
 from .models import ACTIVE_STATUSES
 
 
@@ -90,7 +96,7 @@ def send_bulk(q: Queries, messages: Sequence[BulkMessage], send_to_forks: bool) 
         found = yield Query(q.workflow_states, {"ids": destinations}, read_only=True)
         known = {row[0] for row in found}
         missing = [d for d in destinations if d not in known] or destinations
-        raise WorkflowNotFoundError(", ".join(missing), "send_bulk destination; no message was sent") from None
+        raise DBOSNonExistentWorkflowError("`send` destination", ", ".join(missing), "send_bulk; no message was sent") from None
 
 
 def _send_with_forks(q: Queries, messages: Sequence[BulkMessage]) -> Op[None]:
@@ -163,11 +169,9 @@ def _deduplicated(exc: Exception, requests: Sequence[EnqueueRequest]) -> Dedupli
     if culprit is None and len(candidates) == 1:
         culprit = candidates[0]
     if culprit is not None:
-        return DeduplicatedError(
-            f"no workflow was enqueued: queue {culprit.queue_name!r} already has a workflow with deduplication "
-            f"id {culprit.deduplication_id!r} (asked for by workflow {culprit.workflow_id!r})",
-            workflow_id=culprit.workflow_id, queue_name=culprit.queue_name, deduplication_id=culprit.deduplication_id,
-        )  # fmt: skip
+        return DBOSQueueDeduplicatedError(
+            culprit.workflow_id, culprit.queue_name, culprit.deduplication_id or "", "enqueue_bulk: no workflow was enqueued"
+        )
     taken = ", ".join(f"{r.deduplication_id!r} on {r.queue_name!r}" for r in candidates)
     return DeduplicatedError(
         f"no workflow was enqueued: one of the batch's deduplication ids is taken on its queue ({taken})",
@@ -197,7 +201,7 @@ def _enqueue_all(q: Queries, requests: Sequence[EnqueueRequest], params_list: li
                 # Taken by a row committed after that statement's snapshot: look at it now.
                 again = yield Query(q.find_existing, {"workflow_uuid": req.workflow_id}, fetch="one")
                 if again is None:  # gone again: a concurrent delete; refuse rather than guess
-                    raise WorkflowNotFoundError(req.workflow_id, "enqueue_bulk; nothing was enqueued")
+                    raise DBOSNonExistentWorkflowError("target", req.workflow_id, "enqueue_bulk; nothing was enqueued")
                 existing = tuple(again)
             name, class_name, config_name, queue_name, status, creator_xid = existing
             if creator_xid is None or creator_xid != req.row["creator_xid"]:
@@ -246,7 +250,7 @@ def wait_all(q: Queries, workflow_ids: list[str], deadline: Deadline) -> Op[None
         status = dict(rows)
         missing = [w for w in remaining if w not in status]
         if missing:
-            raise WorkflowNotFoundError(", ".join(missing), "wait_all")
+            raise DBOSNonExistentWorkflowError("target", ", ".join(missing), "wait_all")
         remaining = [w for w in remaining if status[w] in ACTIVE_STATUSES]
         if not remaining:
             return None

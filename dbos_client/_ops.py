@@ -38,14 +38,15 @@ from ._sql import NULL_TOPIC, Queries
 from ._superjson import report_notes
 from ._wait import Check, Deadline
 from .errors import (
-    DeduplicatedError,
-    MaxRecoveryAttemptsExceededError,
+    DBOSAwaitedWorkflowCancelledError,
+    DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded,
+    DBOSConflictingWorkflowError,
+    DBOSNonExistentWorkflowError,
+    DBOSQueueDeduplicatedError,
+    DBOSStreamTimeoutError,
+    DBOSWorkflowIDInUseError,
     ResultTimeoutError,
     SerializationError,
-    StreamTimeoutError,
-    WorkflowCancelledError,
-    WorkflowIdConflictError,
-    WorkflowNotFoundError,
 )
 from .models import ACTIVE_STATUSES, FINAL_STATUSES, WorkflowStatus, WorkflowStatusString
 
@@ -275,11 +276,7 @@ def enqueue(q: Queries, req: EnqueueRequest) -> Op[EnqueueOutcome]:
             if _constraint_name(exc) not in _DEDUP_CONSTRAINTS:
                 raise
             if not req.return_existing_on_dedup:
-                raise DeduplicatedError(
-                    f"workflow {req.workflow_id!r} was not enqueued: queue {req.queue_name!r} already has a "
-                    f"workflow with deduplication id {req.deduplication_id!r}",
-                    workflow_id=req.workflow_id, queue_name=req.queue_name, deduplication_id=req.deduplication_id,
-                ) from None  # fmt: skip
+                raise DBOSQueueDeduplicatedError(req.workflow_id, req.queue_name, req.deduplication_id or "") from None
             holder = yield Query(q.find_deduplicated, (req.queue_name, req.deduplication_id), fetch="one")
             if holder is not None:
                 return EnqueueOutcome(holder[0], None)
@@ -297,11 +294,9 @@ def enqueue(q: Queries, req: EnqueueRequest) -> Op[EnqueueOutcome]:
             return EnqueueOutcome(req.workflow_id, queue_known)  # our own earlier, retried attempt
         _check_reuse(req, name, class_name, config_name, queue_name, status)
         return EnqueueOutcome(req.workflow_id, queue_known)
-    raise DeduplicatedError(
-        f"workflow {req.workflow_id!r} was not enqueued: the deduplication id {req.deduplication_id!r} "
-        f"on queue {req.queue_name!r} kept changing hands",
-        workflow_id=req.workflow_id, queue_name=req.queue_name, deduplication_id=req.deduplication_id,
-    )  # fmt: skip
+    raise DBOSQueueDeduplicatedError(
+        req.workflow_id, req.queue_name, req.deduplication_id or "", "the deduplication id kept changing hands"
+    )
 
 
 def _sqlite_enqueue(q: Queries, params: dict[str, Any]) -> Op[_EnqueueRow]:
@@ -318,22 +313,19 @@ def _sqlite_enqueue(q: Queries, params: dict[str, Any]) -> Op[_EnqueueRow]:
 
 
 def _check_reuse(req: EnqueueRequest, name: str, class_name: Any, config_name: Any, queue_name: Any, status: Any) -> None:
-    """DBOS's rules for an id that is already taken: same function attaches, else conflict."""
-    mismatch = [
-        f"{what} {theirs!r} (asked for {ours!r})"
-        for what, theirs, ours in (
-            ("workflow name", name, req.workflow_name),
-            ("class name", class_name, req.class_name),
-            ("instance name", config_name, req.instance_name),
-        )
-        if theirs != ours
-    ]
-    if mismatch or req.reject_existing_id:
-        detail = "; it has " + ", ".join(mismatch) if mismatch else f" (status {status})"
-        raise WorkflowIdConflictError(
-            f"workflow id {req.workflow_id!r} is already used by another workflow{detail}",
-            workflow_id=req.workflow_id,
-        )
+    """DBOS's rules for an id that is already taken: same function attaches, else conflict (DBOS's wording)."""
+    if req.reject_existing_id:
+        raise DBOSWorkflowIDInUseError(req.workflow_id, status, name)
+    for what, theirs, ours in (
+        ("function", name, req.workflow_name),
+        ("class", class_name, req.class_name),
+        ("config", config_name, req.instance_name),
+    ):
+        if theirs != ours:
+            raise DBOSConflictingWorkflowError(
+                req.workflow_id,
+                f"Workflow already exists with a different {what} name: {theirs}, but the provided {what} name is: {ours}",
+            )
     if queue_name != req.queue_name:
         logger.warning(
             "workflow %r already exists on queue %r; it was not moved to queue %r",
@@ -350,7 +342,7 @@ def send(q: Queries, destination_id: str, text: str, tag: str, topic: str | None
     try:
         yield Query(q.send, params, fetch="none")
     except (pgerr.ForeignKeyViolation, ForeignKeyViolation):
-        raise WorkflowNotFoundError(destination_id, "send destination") from None
+        raise DBOSNonExistentWorkflowError("`send` destination", destination_id, "send destination") from None
 
 
 @dataclass(frozen=True)
@@ -397,7 +389,7 @@ def get_event_outcome(
             report_notes(notes, "get_event", workflow_id)
             return EventOutcome("value", decoded, status)
         if status is None and must_exist:
-            raise WorkflowNotFoundError(workflow_id, "get_event")
+            raise DBOSNonExistentWorkflowError("target", workflow_id, "get_event")
         if status in FINAL_STATUSES:
             return EventOutcome("never", status=status)
         if deadline.expired():
@@ -415,7 +407,7 @@ def get_event(q: Queries, codec: Codec, workflow_id: str, key: str, deadline: De
 def get_all_events(q: Queries, codec: Codec, workflow_id: str) -> Op[dict[str, Any]]:
     rows = yield Query(q.get_all_events, (workflow_id,), read_only=True)
     if not rows:
-        raise WorkflowNotFoundError(workflow_id, "get_all_events")
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "get_all_events")
     notes: list[str] = []
     events = {key: codec.decode(value, tag, f"value of event {key!r}", notes) for key, value, tag in rows if key is not None}
     report_notes(notes, "get_all_events", workflow_id)
@@ -433,7 +425,7 @@ def read_stream(q: Queries, codec: Codec, workflow_id: str, key: str, offset: in
             q.read_stream, {"id": workflow_id, "key": key, "offset": offset}, deadline=deadline.at, read_only=True
         )
         if not rows:
-            raise WorkflowNotFoundError(workflow_id, "read_stream")
+            raise DBOSNonExistentWorkflowError("target", workflow_id, "read_stream")
         status = rows[0][0]
         progressed = False
         for _, value, tag, row_offset in rows:
@@ -462,11 +454,7 @@ def read_stream(q: Queries, codec: Codec, workflow_id: str, key: str, offset: in
             drained_once = True
             continue
         if deadline.expired():
-            raise StreamTimeoutError(
-                f"no value arrived on stream {key!r} of workflow {workflow_id!r} within "
-                f"{deadline.timeout_seconds} s",
-                workflow_id=workflow_id, key=key, offset=offset, timeout_seconds=deadline.timeout_seconds,
-            )  # fmt: skip
+            raise DBOSStreamTimeoutError(workflow_id, key, deadline.timeout_seconds, offset)
         yield Wait(Check("stream", workflow_id, key, offset), deadline.at)
 
 
@@ -477,7 +465,7 @@ def get_result(q: Queries, codec: Codec, workflow_id: str, deadline: Deadline) -
     while True:
         row = yield Query(q.get_result, (workflow_id,), fetch="one", deadline=deadline.at, read_only=True)
         if row is None:
-            raise WorkflowNotFoundError(workflow_id, "get_result")
+            raise DBOSNonExistentWorkflowError("target", workflow_id, "get_result")
         status, output, error, tag = row
         if status == _S.SUCCESS:
             notes: list[str] = []
@@ -490,12 +478,9 @@ def get_result(q: Queries, codec: Codec, workflow_id: str, deadline: Deadline) -
                 raise SerializationError(f"workflow {workflow_id!r} ended in ERROR but recorded no error")
             raise exc
         if status == _S.CANCELLED:
-            raise WorkflowCancelledError(f"workflow {workflow_id!r} was cancelled", workflow_id=workflow_id)
+            raise DBOSAwaitedWorkflowCancelledError(workflow_id)
         if status == _S.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
-            raise MaxRecoveryAttemptsExceededError(
-                f"workflow {workflow_id!r} exceeded its maximum recovery attempts and was dead-lettered",
-                workflow_id=workflow_id,
-            )
+            raise DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded(workflow_id)
         if deadline.expired():
             raise ResultTimeoutError(
                 f"workflow {workflow_id!r} was still {status} after {deadline.timeout_seconds} s",
@@ -507,7 +492,7 @@ def get_result(q: Queries, codec: Codec, workflow_id: str, deadline: Deadline) -
 def get_status(q: Queries, codec: Codec, workflow_id: str) -> Op[WorkflowStatus]:
     row = yield Query(q.get_status, (workflow_id,), fetch="one", read_only=True)
     if row is None:
-        raise WorkflowNotFoundError(workflow_id, "get_status")
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "get_status")
     notes: list[str] = []
     status = status_from_row(q, codec, row, notes)
     report_notes(notes, "get_workflow_status", workflow_id)
@@ -579,7 +564,7 @@ def _lenient(decode: Any, raw: Any, workflow_id: str = "", what: str = "", notes
 def ensure_exists(q: Queries, workflow_id: str) -> Op[None]:
     row = yield Query(q.exists, (workflow_id,), fetch="one", read_only=True)
     if row is None:
-        raise WorkflowNotFoundError(workflow_id, "retrieve_workflow")
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "retrieve_workflow")
 
 
 def cancel(q: Queries, workflow_ids: list[str], cancel_children: bool) -> Op[None]:
@@ -616,8 +601,8 @@ def _raise_missing(missing: list[str], action: str) -> None:
     if not missing:
         return
     if len(missing) == 1:
-        raise WorkflowNotFoundError(missing[0], action)
-    raise WorkflowNotFoundError(", ".join(missing), f"{action}; nothing was changed")
+        raise DBOSNonExistentWorkflowError("target", missing[0], action)
+    raise DBOSNonExistentWorkflowError("target", ", ".join(missing), f"{action}; nothing was changed")
 
 
 def list_workflows(q: Queries, codec: Codec, filters: Any) -> Op[list[WorkflowStatus]]:
@@ -632,7 +617,7 @@ def list_workflows(q: Queries, codec: Codec, filters: Any) -> Op[list[WorkflowSt
 def list_steps(q: Queries, codec: Codec, workflow_id: str, load_output: bool, limit: Any, offset: Any) -> Op[list[dict[str, Any]]]:
     rows = yield Query(q.list_steps, {"id": workflow_id, "limit": limit, "offset": offset or 0}, read_only=True)
     if not rows:
-        raise WorkflowNotFoundError(workflow_id, "list_workflow_steps")
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "list_workflow_steps")
     steps = []
     notes: list[str] = []
     for function_id, name, output, error, child, started, completed, tag in rows:
@@ -659,7 +644,7 @@ def resume(q: Queries, workflow_id: str, queue_name: str | None) -> Op[None]:
     else:
         found, _ = yield Query(q.resume, params, fetch="one")
     if not found:
-        raise WorkflowNotFoundError(workflow_id, "resume_workflow")
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "resume_workflow")
 
 
 def _sqlite_resume(q: Queries, params: dict[str, Any]) -> Op[bool]:
@@ -687,10 +672,10 @@ def read_stream_offset(q: Queries, codec: Codec, workflow_id: str, key: str, off
             try:
                 action = inner.throw(error) if error is not None else inner.send(reply)
             except StopIteration:
-                raise StreamTimeoutError(
-                    f"stream {key!r} of workflow {workflow_id!r} ended before offset {offset}",
-                    workflow_id=workflow_id, key=key, offset=offset, timeout_seconds=deadline.timeout_seconds,
-                ) from None  # fmt: skip
+                # DBOS's message too: it raises this for an ended stream as for a timeout.
+                raise DBOSStreamTimeoutError(
+                    workflow_id, key, deadline.timeout_seconds, offset, reason=f"the stream ended before offset {offset}"
+                ) from None
             if isinstance(action, Emit):
                 return action.value
             reply, error = None, None
@@ -707,7 +692,7 @@ def update_attributes(q: Queries, workflow_id: str, attributes: dict[str, Any] |
     statement, params = q.update_attributes(workflow_id, attributes, merge)
     rows = yield Query(statement, params)
     if not rows:
-        raise WorkflowNotFoundError(workflow_id, "update_workflow_attributes")
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "update_workflow_attributes")
 
 
 def set_delay(q: Queries, workflow_id: str, delay_ms: int | None, until_ms: int | None) -> Op[None]:
@@ -718,7 +703,7 @@ def set_delay(q: Queries, workflow_id: str, delay_ms: int | None, until_ms: int 
     else:
         found, _ = yield Query(q.set_delay, params, fetch="one")
     if not found:
-        raise WorkflowNotFoundError(workflow_id, "set_workflow_delay")
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "set_workflow_delay")
 
 
 def _sqlite_update_then_exists(q: Queries, statement: str, params: dict[str, Any]) -> Op[bool]:

@@ -124,7 +124,10 @@ def build_enqueue(
         raise InvalidArgumentError("enqueue options need a 'queue_name'")
     workflow_name = require_text(options["workflow_name"], "workflow_name")
     queue_name = require_text(options["queue_name"], "queue_name")
-    workflow_id = optional_text(options.get("workflow_id"), "workflow_id") or new_id()
+    raw_id = options.get("workflow_id")
+    if isinstance(raw_id, str) and not raw_id.strip():  # DBOS's wording, which callers may match
+        raise InvalidArgumentError(f"Invalid workflow ID {raw_id!r}: workflow_id must be non-empty and not only whitespace")
+    workflow_id = optional_text(raw_id, "workflow_id") or new_id()
     class_name = optional_text(options.get("class_name"), "class_name")
     instance_name = optional_text(options.get("instance_name"), "instance_name")
     app_version = optional_text(options.get("app_version"), "app_version")
@@ -141,7 +144,9 @@ def build_enqueue(
     if priority is None:
         priority = 0
     elif isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= MAX_PRIORITY:
-        raise InvalidArgumentError(f"priority must be an integer from 0 (the default) to {MAX_PRIORITY}, lower runs first; got {priority!r}")
+        raise InvalidArgumentError(
+            f"Invalid priority {priority!r}: priority must be an integer from 0 (the default) to {MAX_PRIORITY}, lower runs first"
+        )
 
     timeout = check_timeout(options.get("workflow_timeout"), "workflow_timeout")
     if timeout is not None and timeout == 0:

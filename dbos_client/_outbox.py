@@ -32,7 +32,7 @@ from ._ops import ForeignKeyViolation, Op, Query
 from ._options import build_enqueue, check_notify_payload, new_id, optional_text, require_text
 from ._serialization import FormatChoice
 from ._sql import NULL_TOPIC, Queries
-from .errors import InvalidArgumentError, WorkflowNotFoundError
+from .errors import DBOSNonExistentWorkflowError, InvalidArgumentError
 
 T = TypeVar("T")
 Make = Callable[[Queries], Op[T]]
@@ -186,11 +186,11 @@ def _send_all(q: Queries, messages: list[_Message], send_to_forks: bool) -> Op[N
             try:
                 yield Query(q.send, params, fetch="none")
             except (pgerr.ForeignKeyViolation, ForeignKeyViolation):
-                raise WorkflowNotFoundError(recipient, "send destination") from None
+                raise DBOSNonExistentWorkflowError("`send` destination", recipient, "send") from None
     if q.sqlite:
         for destination in dict.fromkeys(m.destination_id for m in messages):
             if (yield Query(q.exists, (destination,), fetch="one")) is None:
-                raise WorkflowNotFoundError(destination, "send destination")
+                raise DBOSNonExistentWorkflowError("`send` destination", destination, "send")
 
 
 def _fork_walk(q: Queries) -> str:

@@ -188,7 +188,8 @@ class Codec:
         if tag == SUPERJSON:
             return _SUPERJSON_READER
         raise SerializationError(
-            f"values tagged {tag!r} need a serializer of that name; this client has {self.default_tag!r}",
+            f"Serialization {tag} is not available: values tagged {tag!r} need a serializer of that name; "
+            f"this client has {self.default_tag!r}",
             serialization=tag,
         )
 

@@ -190,7 +190,7 @@ def test_enqueue_attaches_to_the_same_function_and_to_its_own_retry() -> None:
 
 
 def test_enqueue_refuses_another_function_or_reject() -> None:
-    with pytest.raises(WorkflowIdConflictError, match="workflow name 'other'"):
+    with pytest.raises(WorkflowIdConflictError, match="different function name: other, but the provided function name is: wf"):
         drive(_ops.enqueue(PG3, request()), [Step(Query, pg_row(False, "other"))])
     with pytest.raises(WorkflowIdConflictError, match="status ENQUEUED"):
         drive(_ops.enqueue(PG3, request(workflow_id_reuse_policy="reject")), [Step(Query, pg_row(False, "wf", "x"))])
