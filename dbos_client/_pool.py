@@ -172,14 +172,6 @@ def _remaining(deadline: float | None) -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
-def _acquire_deadline(deadline: float | None) -> float | None:
-    """How long a caller may wait for a lent connection: until its deadline, but at least
-    ``MIN_STATEMENT_SECONDS``. A wait's final check, made at its deadline, must still get a
-    connection when many waits end together (64 ``get_event`` calls on a pool of 2), as its
-    statement does (``_lend``); otherwise it fails with PoolTimeout while nothing is wrong."""
-    return None if deadline is None else max(deadline, time.monotonic() + MIN_STATEMENT_SECONDS)
-
-
 class ConnectionPool:
     """Connections for the threads of a ``DBOSClient``."""
 
@@ -208,14 +200,13 @@ class ConnectionPool:
                 conn.close()
 
     def _acquire(self, deadline: float | None) -> psycopg.Connection[Any]:
-        wait_until = _acquire_deadline(deadline)
         with self._cond:
             while True:
                 got, stale = self._state.take(time.monotonic())
                 _close_all(stale)
                 if got is not None:
                     break
-                remaining = _remaining(wait_until)
+                remaining = _remaining(deadline)
                 if remaining is not None and remaining <= 0:
                     raise PoolTimeout("every pooled connection stayed busy until the call's deadline")
                 self._cond.wait(remaining)
@@ -270,14 +261,13 @@ class AsyncConnectionPool:
                 await conn.close()
 
     async def _acquire(self, deadline: float | None) -> psycopg.AsyncConnection[Any]:
-        wait_until = _acquire_deadline(deadline)
         async with self._cond:
             while True:
                 got, stale = self._state.take(time.monotonic())
                 await _aclose_all(stale)
                 if got is not None:
                     break
-                remaining = _remaining(wait_until)
+                remaining = _remaining(deadline)
                 if remaining is not None and remaining <= 0:
                     raise PoolTimeout("every pooled connection stayed busy until the call's deadline")
                 try:
