@@ -11,6 +11,7 @@
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
+from ._debounce import DebouncerClient
 from ._serialization import (
     DefaultSerializer,
     PortableJSONSerializer,
@@ -28,6 +29,8 @@ from .errors import (
     InvalidArgumentError,
     MaxRecoveryAttemptsExceededError,
     ResultTimeoutError,
+    ScheduleConflictError,
+    ScheduleNotFoundError,
     SchemaError,
     SerializationError,
     StreamTimeoutError,
@@ -37,7 +40,16 @@ from .errors import (
     WorkflowIdConflictError,
     WorkflowNotFoundError,
 )
-from .models import EnqueueOptions, ListWorkflowsFilters, PollPolicy, RetryPolicy, WorkflowStatus, WorkflowStatusString
+from .models import (
+    ClientScheduleInput,
+    EnqueueOptions,
+    ListWorkflowsFilters,
+    PollPolicy,
+    RetryPolicy,
+    WorkflowSchedule,
+    WorkflowStatus,
+    WorkflowStatusString,
+)
 
 if _TYPE_CHECKING:
     from .client_async import AsyncDBOSClient, AsyncWorkflowHandle
@@ -90,4 +102,9 @@ __all__ = [
     "WaitTimeoutError",
     "ResultTimeoutError",
     "StreamTimeoutError",
+    "DebouncerClient",
+    "WorkflowSchedule",
+    "ClientScheduleInput",
+    "ScheduleNotFoundError",
+    "ScheduleConflictError",
 ]

@@ -12,9 +12,11 @@
     ├── SerializationError                 a value cannot be encoded, or a stored one decoded
     ├── WorkflowCancelledError             get_result on a cancelled workflow
     ├── MaxRecoveryAttemptsExceededError   get_result on a dead-lettered workflow
-    └── WaitTimeoutError (TimeoutError)
-        ├── ResultTimeoutError             get_result(timeout_seconds=...) expired
-        └── StreamTimeoutError             read_stream waited too long for one value
+    ├── WaitTimeoutError (TimeoutError)
+    │   ├── ResultTimeoutError             get_result(timeout_seconds=...) expired
+    │   └── StreamTimeoutError             read_stream waited too long for one value
+    ├── ScheduleNotFoundError (LookupError) backfill/trigger of an unknown schedule
+    └── ScheduleConflictError              schedule name taken, or owned by another application
 
 A workflow that failed is not an error of the client: `get_result` re-raises the
 workflow's own exception (or a `PortableWorkflowError` for portable JSON errors).
@@ -41,6 +43,8 @@ __all__ = [
     "WaitTimeoutError",
     "ResultTimeoutError",
     "StreamTimeoutError",
+    "ScheduleNotFoundError",
+    "ScheduleConflictError",
 ]
 
 
@@ -166,3 +170,15 @@ class StreamTimeoutError(WaitTimeoutError):
     #: The offset of the value that did not come.
     offset: int
     timeout_seconds: float
+
+
+class ScheduleNotFoundError(DBOSClientError, LookupError):
+    """``backfill_schedule`` or ``trigger_schedule`` named a schedule that does not exist."""
+
+    schedule_name: str
+
+
+class ScheduleConflictError(DBOSClientError):
+    """``create_schedule``: the name is taken; or a write names a schedule another application owns."""
+
+    schedule_name: str

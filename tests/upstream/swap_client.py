@@ -1,4 +1,5 @@
-"""A pytest plugin for DBOS's own test suite: every ``DBOSClient`` it makes is ours.
+"""A pytest plugin for DBOS's own test suite: every ``DBOSClient`` it makes is ours
+(and so is every ``DebouncerClient``, which drives a client).
 
 Loaded with ``-p swap_client`` by ``tests/upstream/run.py``, before DBOS's conftest and
 test modules are imported, so their ``from dbos import DBOSClient`` binds
@@ -21,6 +22,7 @@ from typing import Any
 
 import dbos
 import dbos._client
+import dbos._debouncer
 import pytest
 
 import dbos_client
@@ -33,6 +35,10 @@ SYSTEM_DB = f"dbostestpy_{SUFFIX}_dbos_sys"
 def _swap() -> None:
     dbos.DBOSClient = dbos_client.DBOSClient  # type: ignore[misc]
     dbos._client.DBOSClient = dbos_client.DBOSClient  # type: ignore[misc]
+    # dbos.DebouncerClient reaches into dbos.DBOSClient's private system database; a test
+    # debouncing from a client gets ours, which takes our client (same constructor).
+    dbos.DebouncerClient = dbos_client.DebouncerClient  # type: ignore[misc]
+    dbos._debouncer.DebouncerClient = dbos_client.DebouncerClient  # type: ignore[misc]
 
 
 _swap()
