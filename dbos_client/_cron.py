@@ -235,6 +235,9 @@ def next_after(cron: Cron, start: datetime) -> datetime:
             t = minute_start + timedelta(minutes=1) if second is None else minute_start.replace(second=second)
             continue
         found = t.replace(tzinfo=tz)
+        if found.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None) != t:
+            # No such wall time (the clock sprang forward over it): croniter fires when the gap ends.
+            found = (t.replace(minute=0, second=0) + timedelta(hours=1)).replace(tzinfo=tz)
         # A wall-clock time that, placed in the zone, is not after start (a fall-back hour) is skipped.
         if found > start_aware:
             return found
