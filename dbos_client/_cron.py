@@ -196,50 +196,72 @@ def _first_at_least(values: frozenset[int], value: int) -> int | None:
     return min(candidates) if candidates else None
 
 
+def _instant(wall: datetime, tz: tzinfo) -> datetime:
+    """The UTC instant of a wall-clock time in tz (its first occurrence; past a gap if it has none)."""
+    return wall.replace(tzinfo=tz).astimezone(timezone.utc)
+
+
+def _exists(wall: datetime, tz: tzinfo) -> bool:
+    return _instant(wall, tz).astimezone(tz).replace(tzinfo=None) == wall
+
+
 def next_after(cron: Cron, start: datetime) -> datetime:
     """The first time strictly after ``start`` that the expression fires, in start's zone.
 
-    A naive ``start`` is taken as UTC. Times are matched on the zone's wall clock.
+    A naive ``start`` is taken as UTC. Fields are matched on the zone's wall clock, walking
+    real instants, so around daylight saving time this fires as croniter does: a repeated
+    hour fires twice, and a time the clock skips fires when the gap ends.
     """
     tz: tzinfo = start.tzinfo if start.tzinfo is not None else timezone.utc
     start_aware = start.replace(tzinfo=tz)
-    t = start.replace(tzinfo=None, microsecond=0) + timedelta(seconds=1)
-    limit = t.year + _HORIZON_YEARS
-    while t.year <= limit:
-        if cron.years is not None and t.year not in cron.years:
-            later = _first_at_least(cron.years, t.year + 1)
+    u = start_aware.astimezone(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
+    limit = u.year + _HORIZON_YEARS
+
+    def jump(wall: datetime) -> datetime:
+        target = _instant(wall, tz)
+        return target if target > u else u + timedelta(seconds=1)
+
+    while u.year <= limit:
+        local = u.astimezone(tz)
+        wall = local.replace(tzinfo=None)
+        if cron.years is not None and wall.year not in cron.years:
+            later = _first_at_least(cron.years, wall.year + 1)
             if later is None:
                 break
-            t = datetime(later, 1, 1)
+            u = jump(datetime(later, 1, 1))
             continue
-        if t.month not in cron.months:
-            month = _first_at_least(cron.months, t.month + 1)
-            t = datetime(t.year + 1, min(cron.months), 1) if month is None else datetime(t.year, month, 1)
+        if wall.month not in cron.months:
+            month = _first_at_least(cron.months, wall.month + 1)
+            u = jump(datetime(wall.year + 1, min(cron.months), 1) if month is None else datetime(wall.year, month, 1))
             continue
-        if not cron.day_matches(t.year, t.month, t.day):
-            t = datetime(t.year, t.month, t.day) + timedelta(days=1)
+        day_start = datetime(wall.year, wall.month, wall.day)
+        if not cron.day_matches(wall.year, wall.month, wall.day):
+            u = jump(day_start + timedelta(days=1))
             continue
-        if t.hour not in cron.hours:
-            hour = _first_at_least(cron.hours, t.hour + 1)
-            day_start = datetime(t.year, t.month, t.day)
-            t = day_start + timedelta(days=1) if hour is None else day_start.replace(hour=hour)
+        if wall.hour not in cron.hours:
+            hour = _first_at_least(cron.hours, wall.hour + 1)
+            if hour is None:
+                u = jump(day_start + timedelta(days=1))
+                continue
+            target = day_start.replace(hour=hour)
+            if not _exists(target, tz):
+                # The clock skips this hour: croniter fires when the gap ends.
+                return _instant(target, tz).astimezone(tz)
+            u = jump(target)
             continue
-        if t.minute not in cron.minutes:
-            minute = _first_at_least(cron.minutes, t.minute + 1)
-            hour_start = t.replace(minute=0, second=0)
-            t = hour_start + timedelta(hours=1) if minute is None else hour_start.replace(minute=minute)
+        if wall.minute not in cron.minutes:
+            minute = _first_at_least(cron.minutes, wall.minute + 1)
+            if minute is None:
+                after = wall.replace(minute=0, second=0) + timedelta(hours=1)
+                restricted = len(cron.hours) < 24  # croniter skips the gap for an every-hour expression
+                if restricted and after.hour in cron.hours and not _exists(after, tz) and cron.day_matches(after.year, after.month, after.day):
+                    return _instant(after, tz).astimezone(tz)  # the next hour is skipped: fire at the gap's end
+            step = (60 if minute is None else minute) - wall.minute
+            u = u.replace(second=0) + timedelta(minutes=step)
             continue
-        if t.second not in cron.seconds:
-            second = _first_at_least(cron.seconds, t.second + 1)
-            minute_start = t.replace(second=0)
-            t = minute_start + timedelta(minutes=1) if second is None else minute_start.replace(second=second)
+        if wall.second not in cron.seconds:
+            second = _first_at_least(cron.seconds, wall.second + 1)
+            u += timedelta(seconds=(60 if second is None else second) - wall.second)
             continue
-        found = t.replace(tzinfo=tz)
-        if found.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None) != t:
-            # No such wall time (the clock sprang forward over it): croniter fires when the gap ends.
-            found = (t.replace(minute=0, second=0) + timedelta(hours=1)).replace(tzinfo=tz)
-        # A wall-clock time that, placed in the zone, is not after start (a fall-back hour) is skipped.
-        if found > start_aware:
-            return found
-        t += timedelta(seconds=1)
+        return local
     raise CronError("the expression never fires")

@@ -252,3 +252,18 @@ def test_debounce_decisions_are_dbos() -> None:
 def test_exports() -> None:
     for name in ("DebouncerClient", "WorkflowSchedule", "ClientScheduleInput", "ScheduleNotFoundError", "ScheduleConflictError"):
         assert name in dbos_client.__all__
+
+
+def test_daylight_saving_time_fires_as_croniter_does() -> None:
+    croniter = pytest.importorskip("croniter").croniter
+    starts = [datetime(2024, 3, 10, 5, tzinfo=timezone.utc), datetime(2024, 3, 31, tzinfo=timezone.utc),
+              datetime(2024, 11, 3, 4, tzinfo=timezone.utc), datetime(2024, 10, 27, tzinfo=timezone.utc)]  # fmt: skip
+    for expression in ("*/20 * * * *", "0 30 2 * * *", "0 30 1 * * *", "30 * * * *", "0 15 1,2,3 * * *"):
+        cron = _cron.parse(expression)
+        for zone in ("America/New_York", "Europe/London"):
+            for start in starts:
+                at = start.astimezone(ZoneInfo(zone))
+                theirs = croniter(expression, at, second_at_beginning=True)
+                for _ in range(12):
+                    at = _cron.next_after(cron, at)
+                    assert at.isoformat() == theirs.get_next(datetime).isoformat(), (expression, zone, start)
