@@ -31,7 +31,7 @@ from ._ops import Op, Query, Transaction
 from ._options import build_enqueue, check_timeout, optional_text
 from ._sql import Queries
 from .errors import DeduplicatedError, InvalidArgumentError
-from .models import EnqueueOptions
+from .models import EnqueueOptions, WorkflowStatusString
 
 if TYPE_CHECKING:
     from .client import DBOSClient, WorkflowHandle
@@ -163,9 +163,10 @@ def debounce(
             if deadline_ms is not None:
                 delay = min(delay, max((deadline_ms - now_ms) / 1000.0, 0.0))
             request = build_enqueue({**base, "delay_seconds": delay}, args, kwargs, core.codec, core.application_name)
-            request = dataclasses.replace(
-                request, row={**request.row, "is_debounced": True, "debounce_deadline_epoch_ms": deadline_ms}
-            )
+            row = {**request.row, "is_debounced": True, "debounce_deadline_epoch_ms": deadline_ms}
+            # DELAYED even for no delay (DBOS's delay_seconds=0), so a call right after can still bounce it.
+            row["status"] = WorkflowStatusString.DELAYED
+            request = dataclasses.replace(request, row=row, delay_ms=int(delay * 1000))
             try:
                 outcome: _ops.EnqueueOutcome = yield from _ops.enqueue(q, request)
             except DeduplicatedError:

@@ -24,6 +24,8 @@ def test_debounce_runs_once_with_the_last_arguments(client: DBOSClient, uid: str
     later = debouncer.debounce(f"k-{uid}", 0.1, "again")
     assert later.workflow_id != handles[0].workflow_id
     assert later.get_result(timeout_seconds=30) == {"args": ["again"], "kwargs": {}}
+    # No delay at all: still one debounced run, started at once.
+    assert debouncer.debounce(f"z-{uid}", 0, "now").get_result(timeout_seconds=30) == {"args": ["now"], "kwargs": {}}
     # A pinned workflow id is used when the key is free.
     pinned = DebouncerClient(client, {"workflow_name": "echo", "queue_name": QUEUE, "workflow_id": f"pin-{uid}"})
     assert pinned.debounce(f"p-{uid}", 0.1, 1).workflow_id == f"pin-{uid}"

@@ -150,3 +150,39 @@ def test_schedules_async(runtime: Runtime, client: DBOSClient, uid: str) -> None
             assert await aclient.list_schedules(schedule_name_prefix=name) == []
 
     asyncio.run(main())
+
+
+SCHEDULE_METHODS = ["create_schedule", "list_schedules", "get_schedule", "delete_schedule", "pause_schedule",
+                    "resume_schedule", "apply_schedules", "backfill_schedule", "trigger_schedule",
+                    "create_schedule_async", "list_schedules_async", "get_schedule_async", "delete_schedule_async",
+                    "apply_schedules_async"]  # fmt: skip
+
+
+def _signature(fn: object) -> list[tuple[str, object, object]]:
+    import inspect
+
+    return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values() if p.name != "self"]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("method", SCHEDULE_METHODS)
+def test_schedule_signatures_are_dbos(method: str) -> None:
+    import dbos
+
+    assert _signature(getattr(DBOSClient, method)) == _signature(getattr(dbos.DBOSClient, method))
+
+
+def test_debouncer_client_signature_is_dbos() -> None:
+    from dbos._debouncer import DebouncerClient as Theirs
+
+    from dbos_client import DebouncerClient as Ours
+
+    for name in ("__init__", "debounce", "debounce_async"):
+        assert _signature(getattr(Ours, name)) == _signature(getattr(Theirs, name)), name
+    model_fields = set(WorkflowSchedule.__dataclass_fields__)
+    from dbos._sys_db import ClientScheduleInput
+    from dbos._sys_db import WorkflowSchedule as TheirSchedule
+
+    from dbos_client import ClientScheduleInput as OurInput
+
+    assert model_fields == set(TheirSchedule.__annotations__)
+    assert set(OurInput.__annotations__) == set(ClientScheduleInput.__annotations__)
