@@ -73,8 +73,12 @@ def _filter(value: Any, what: str) -> list[str] | None:
     return list(values)
 
 
-def _row(core: ClientCore, entry: Mapping[str, Any]) -> dict[str, Any]:
-    """A validated schedule row, context serialized, owner not yet resolved."""
+def _row(core: ClientCore, entry: Mapping[str, Any], listed: bool = False) -> dict[str, Any]:
+    """A validated schedule row, context serialized, owner not yet resolved.
+
+    ``listed``: an ``apply_schedules`` entry, where, as in DBOS, only a missing
+    ``application_name`` means the client's own (an explicit None leaves it unclaimed).
+    """
     name = require_text(entry["schedule_name"], "schedule_name")
     workflow_name = require_text(entry["workflow_name"], "workflow_name")
     cron = check_cron(entry["schedule"])
@@ -84,11 +88,8 @@ def _row(core: ClientCore, entry: Mapping[str, Any]) -> dict[str, Any]:
     backfill = entry.get("automatic_backfill", False)
     if not isinstance(backfill, bool):
         raise InvalidArgumentError(f"automatic_backfill must be a bool, got {type(backfill).__name__}")
-    application_name = (
-        optional_text(entry["application_name"], "application_name")
-        if entry.get("application_name") is not None
-        else core.application_name
-    )
+    given = "application_name" in entry if listed else entry.get("application_name") is not None
+    application_name = optional_text(entry["application_name"], "application_name") if given else core.application_name
     return {
         "schedule_id": new_id(),
         "schedule_name": name,
@@ -137,7 +138,7 @@ def apply_schedules(core: ClientCore, schedules: Any) -> Op[None]:
         for required in ("schedule_name", "workflow_name", "schedule"):
             if required not in entry:
                 raise InvalidArgumentError(f"Schedule entry {i} is missing required field '{required}'")
-        rows.append(_row(core, entry))
+        rows.append(_row(core, entry, listed=True))
 
     def run(q: Queries) -> Op[None]:
         for row in rows:

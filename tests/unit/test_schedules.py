@@ -134,6 +134,10 @@ def test_stored_row_defaults_to_the_client_application() -> None:
     assert row["application_name"] == "app" and row["status"] == "ACTIVE" and row["automatic_backfill"] is False
     assert Codec().decode(row["context"], None) == {"a": 1}
     assert _schedules._row(core("app"), entry(application_name="other"))["application_name"] == "other"
+    # As in DBOS: create_schedule(application_name=None) means the client's; an apply entry's explicit None, unclaimed.
+    assert _schedules._row(core("app"), entry(application_name=None))["application_name"] == "app"
+    assert _schedules._row(core("app"), entry(application_name=None), listed=True)["application_name"] is None
+    assert _schedules._row(core("app"), entry(), listed=True)["application_name"] == "app"
 
 
 # -- statements --------------------------------------------------------------------------------------
