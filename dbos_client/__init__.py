@@ -11,6 +11,7 @@
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
+from ._debounce import DebouncerClient
 from ._serialization import (
     DefaultSerializer,
     PortableJSONSerializer,
@@ -37,6 +38,8 @@ from .errors import (
     InvalidArgumentError,
     MaxRecoveryAttemptsExceededError,
     ResultTimeoutError,
+    ScheduleConflictError,
+    ScheduleNotFoundError,
     SchemaError,
     SerializationError,
     StreamTimeoutError,
@@ -47,12 +50,14 @@ from .errors import (
     WorkflowNotFoundError,
 )
 from .models import (
+    ClientScheduleInput,
     EnqueueItem,
     EnqueueOptions,
     ListWorkflowsFilters,
     PollPolicy,
     RetryPolicy,
     SendMessage,
+    WorkflowSchedule,
     WorkflowStatus,
     WorkflowStatusString,
 )
@@ -133,4 +138,9 @@ __all__ = [
     "DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded",
     "DBOSStreamTimeoutError",
     "DBOSQueryTimeoutError",
+    "DebouncerClient",
+    "WorkflowSchedule",
+    "ClientScheduleInput",
+    "ScheduleNotFoundError",
+    "ScheduleConflictError",
 ]

@@ -190,6 +190,10 @@ def build_enqueue(
         "creator_xid": new_id(),
         "attributes": attributes,
         "inputs": inputs,
+        # Plain enqueues leave these as DBOS does; _schedules and _debounce set them.
+        "schedule_name": None,
+        "is_debounced": False,
+        "debounce_deadline_epoch_ms": None,
     }
     return EnqueueRequest(
         row=row,

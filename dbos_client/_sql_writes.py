@@ -28,6 +28,8 @@ def enqueue_columns(t: Target) -> tuple[str, ...]:
         "workflow_timeout_ms", "authenticated_user", "authenticated_roles",
     ]  # fmt: skip
     columns += [c for c in ("serialization", "application_name", "queue_partition_key", "creator_xid", "attributes") if t.ws_has(c)]
+    # Set by scheduled and debounced enqueues (_schedules, _debounce); plain ones write their defaults.
+    columns += [c for c in ("schedule_name", "is_debounced", "debounce_deadline_epoch_ms") if t.ws_has(c)]
     if not t.v3:
         columns.append("inputs")
     return tuple(columns)

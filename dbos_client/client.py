@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Concatenate, Literal, TypeVar
 
 import psycopg
@@ -26,6 +27,7 @@ from . import (
     _calls_operator,
     _ops,
     _outbox,
+    _schedules,
 )
 from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
 from ._hub import Waiter, WaitHub
@@ -39,6 +41,7 @@ from ._txn import fetch
 from .client_async import AsyncDBOSClient
 from .models import (
     ApplicationRowCounts,
+    ClientScheduleInput,
     EnqueueItem,
     EnqueueOptions,
     ListWorkflowsFilters,
@@ -46,6 +49,7 @@ from .models import (
     QueueRateLimit,
     SendMessage,
     VersionInfo,
+    WorkflowSchedule,
     WorkflowStatus,
 )
 
@@ -723,6 +727,125 @@ class DBOSClient(ClientBase):
         check_callers_connection(conn, call, asynchronous=False)
         return run_on_callers_connection(conn, make(self._queries(None)), self._config.dialect, call)
 
+    # -- schedules (DBOS 3.4's schedule API; logic in _schedules) -------------------------
+
+    def create_schedule(
+        self,
+        *,
+        schedule_name: str,
+        workflow_name: str,
+        schedule: str,
+        context: Any = None,
+        workflow_class_name: str | None = None,
+        automatic_backfill: bool = False,
+        cron_timezone: str | None = None,
+        queue_name: str | None = None,
+        application_name: str | None = None,
+        shard_key: str | None = None,
+    ) -> None:
+        """Create a cron schedule that the application fires: it enqueues ``workflow_name``
+        with ``(scheduled_at, context)`` at each time ``schedule`` names.
+
+        ``schedule`` has 5 fields, or 6 with seconds first (checked as croniter does, in
+        ``_cron``), evaluated in ``cron_timezone`` (IANA name; UTC by default). The row is
+        DBOS's own: a running application picks it up within its schedule polling
+        interval. ``queue_name`` None runs it on DBOS's internal queue;
+        ``automatic_backfill`` makes the application enqueue the runs it missed while down.
+        ``application_name`` (default: the client's) owns it; left unset on a nameless
+        client, every application sharing the database runs it. One transaction.
+
+        Raises:
+            InvalidArgumentError: "Invalid cron schedule" / "Invalid timezone", before any write.
+            ScheduleConflictError: the name is taken, or belongs to another application.
+            SchemaError: the database has no schedules table (or no column for a setting).
+        """
+        self._warn_in_event_loop("create_schedule", "create_schedule_async")
+        entry = {
+            "schedule_name": schedule_name, "workflow_name": workflow_name, "schedule": schedule, "context": context,
+            "workflow_class_name": workflow_class_name, "automatic_backfill": automatic_backfill,
+            "cron_timezone": cron_timezone, "queue_name": queue_name, "application_name": application_name,
+            "shard_key": shard_key,
+        }  # fmt: skip
+        self._run(_schedules.create_schedule(self._core, entry))
+
+    def list_schedules(
+        self,
+        *,
+        status: str | list[str] | None = None,
+        workflow_name: str | list[str] | None = None,
+        schedule_name_prefix: str | list[str] | None = None,
+        application_name: str | list[str] | None = None,
+    ) -> list[WorkflowSchedule]:
+        """Schedules matching every filter given (each a value or a list of values). One query.
+
+        ``application_name`` defaults, as in DBOS, to the client's application (plus
+        unclaimed schedules); a client without one lists every application's.
+        """
+        self._warn_in_event_loop("list_schedules", "list_schedules_async")
+        return self._run(_schedules.list_schedules(self._core, status, workflow_name, schedule_name_prefix, application_name))
+
+    def get_schedule(self, name: str) -> WorkflowSchedule | None:
+        """The schedule of that name, or None. One query."""
+        self._warn_in_event_loop("get_schedule", "get_schedule_async")
+        return self._run(_schedules.get_schedule(self._core, name))
+
+    def delete_schedule(self, name: str) -> None:
+        """Delete the schedule of that name; an unknown name is a no-op. One statement.
+
+        Runs already enqueued are not touched; the application stops firing it within its
+        schedule polling interval.
+        """
+        self._warn_in_event_loop("delete_schedule", "delete_schedule_async")
+        self._run(_schedules.delete_schedule(self._core, name))
+
+    def pause_schedule(self, name: str) -> None:
+        """Pause a schedule: the application stops firing it (within its polling interval). One statement."""
+        self._warn_in_event_loop("pause_schedule", "AsyncDBOSClient.pause_schedule")
+        self._run(_schedules.set_schedule_status(self._core, name, "PAUSED"))
+
+    def resume_schedule(self, name: str) -> None:
+        """Resume a paused schedule. One statement."""
+        self._warn_in_event_loop("resume_schedule", "AsyncDBOSClient.resume_schedule")
+        self._run(_schedules.set_schedule_status(self._core, name, "ACTIVE"))
+
+    def apply_schedules(self, schedules: list[ClientScheduleInput]) -> None:
+        """Create or replace several schedules atomically (one transaction).
+
+        Each entry needs ``schedule_name``, ``workflow_name`` and ``schedule``; the rest are
+        ``create_schedule``'s options. A replaced schedule keeps its id, status and last
+        firing time, as in DBOS.
+
+        Raises:
+            InvalidArgumentError: a missing field, bad cron or time zone; nothing is written.
+            ScheduleConflictError: a name belongs to another application; nothing is written.
+        """
+        self._warn_in_event_loop("apply_schedules", "apply_schedules_async")
+        self._run(_schedules.apply_schedules(self._core, schedules))
+
+    def backfill_schedule(self, schedule_name: str, start: datetime, end: datetime) -> list[WorkflowHandle[None]]:
+        """Enqueue every run the schedule would have made after ``start`` and before ``end``.
+
+        Each run has the workflow id the application's scheduler gives it, so a time that
+        already ran (or was backfilled) is not enqueued twice; its handle is returned all
+        the same. A naive datetime is UTC. A few statements per run.
+
+        Raises:
+            ScheduleNotFoundError: no such schedule.
+        """
+        self._warn_in_event_loop("backfill_schedule", "AsyncDBOSClient.backfill_schedule")
+        ids = self._run(_schedules.backfill_schedule(self._core, schedule_name, start, end))
+        return [WorkflowHandle(self, workflow_id) for workflow_id in ids]
+
+    def trigger_schedule(self, schedule_name: str) -> WorkflowHandle[None]:
+        """Enqueue one run of the schedule now (id ``sched-<name>-trigger-<time>``).
+
+        Raises:
+            ScheduleNotFoundError: no such schedule.
+        """
+        self._warn_in_event_loop("trigger_schedule", "AsyncDBOSClient.trigger_schedule")
+        workflow_id = self._run(_schedules.trigger_schedule(self._core, schedule_name))
+        return WorkflowHandle(self, workflow_id)
+
     # -- DBOS's *_async names, on an AsyncDBOSClient made on first use -----------------
 
     def _twin(self) -> AsyncDBOSClient:
@@ -775,6 +898,12 @@ class DBOSClient(ClientBase):
     enqueue_bulk_async = _on_twin(AsyncDBOSClient.enqueue_bulk)
     wait_first_async = _on_twin(AsyncDBOSClient.wait_first)
     wait_all_async = _on_twin(AsyncDBOSClient.wait_all)
+
+    create_schedule_async = _on_twin(AsyncDBOSClient.create_schedule)
+    list_schedules_async = _on_twin(AsyncDBOSClient.list_schedules)
+    get_schedule_async = _on_twin(AsyncDBOSClient.get_schedule)
+    delete_schedule_async = _on_twin(AsyncDBOSClient.delete_schedule)
+    apply_schedules_async = _on_twin(AsyncDBOSClient.apply_schedules)
 
     # -- the driver: I/O only; the policy is ClientBase's ------------------------------
 

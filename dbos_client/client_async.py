@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 import psycopg
@@ -26,6 +27,7 @@ from . import (
     _calls_operator,
     _ops,
     _outbox,
+    _schedules,
 )
 from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
 from ._hub_async import AsyncWaiter, AsyncWaitHub
@@ -39,6 +41,7 @@ from ._txn import fetch_async
 from .errors import DBOSClientError
 from .models import (
     ApplicationRowCounts,
+    ClientScheduleInput,
     EnqueueItem,
     EnqueueOptions,
     ListWorkflowsFilters,
@@ -46,6 +49,7 @@ from .models import (
     QueueRateLimit,
     SendMessage,
     VersionInfo,
+    WorkflowSchedule,
     WorkflowStatus,
 )
 
@@ -448,6 +452,76 @@ class AsyncDBOSClient(ClientBase):
         check_callers_connection(conn, call, asynchronous=True)
         q = await self._queries(None)
         return await run_on_callers_connection_async(conn, make(q), self._config.dialect, call)
+
+    # -- schedules (DBOS 3.4's schedule API; logic in _schedules) -------------------------
+
+    async def create_schedule(
+        self,
+        *,
+        schedule_name: str,
+        workflow_name: str,
+        schedule: str,
+        context: Any = None,
+        workflow_class_name: str | None = None,
+        automatic_backfill: bool = False,
+        cron_timezone: str | None = None,
+        queue_name: str | None = None,
+        application_name: str | None = None,
+        shard_key: str | None = None,
+    ) -> None:
+        """Create a cron schedule the application's scheduler fires. See ``DBOSClient.create_schedule``."""
+        entry = {
+            "schedule_name": schedule_name, "workflow_name": workflow_name, "schedule": schedule, "context": context,
+            "workflow_class_name": workflow_class_name, "automatic_backfill": automatic_backfill,
+            "cron_timezone": cron_timezone, "queue_name": queue_name, "application_name": application_name,
+            "shard_key": shard_key,
+        }  # fmt: skip
+        await self._run(_schedules.create_schedule(self._core, entry))
+
+    async def list_schedules(
+        self,
+        *,
+        status: str | list[str] | None = None,
+        workflow_name: str | list[str] | None = None,
+        schedule_name_prefix: str | list[str] | None = None,
+        application_name: str | list[str] | None = None,
+    ) -> list[WorkflowSchedule]:
+        """Schedules matching the filters. One query. See ``DBOSClient.list_schedules``."""
+        op = _schedules.list_schedules(self._core, status, workflow_name, schedule_name_prefix, application_name)
+        return await self._run(op)
+
+    async def get_schedule(self, name: str) -> WorkflowSchedule | None:
+        """The schedule of that name, or None. One query."""
+        return await self._run(_schedules.get_schedule(self._core, name))
+
+    async def delete_schedule(self, name: str) -> None:
+        """Delete the schedule of that name; an unknown name is a no-op. One statement."""
+        await self._run(_schedules.delete_schedule(self._core, name))
+
+    async def pause_schedule(self, name: str) -> None:
+        """Pause a schedule: the application stops firing it. One statement."""
+        await self._run(_schedules.set_schedule_status(self._core, name, "PAUSED"))
+
+    async def resume_schedule(self, name: str) -> None:
+        """Resume a paused schedule. One statement."""
+        await self._run(_schedules.set_schedule_status(self._core, name, "ACTIVE"))
+
+    async def apply_schedules(self, schedules: list[ClientScheduleInput]) -> None:
+        """Create or replace several schedules in one transaction. See ``DBOSClient.apply_schedules``."""
+        await self._run(_schedules.apply_schedules(self._core, schedules))
+
+    async def backfill_schedule(self, schedule_name: str, start: datetime, end: datetime) -> list[AsyncWorkflowHandle[None]]:
+        """Enqueue the runs the schedule would have made between start and end (both exclusive).
+
+        See ``DBOSClient.backfill_schedule``.
+        """
+        ids = await self._run(_schedules.backfill_schedule(self._core, schedule_name, start, end))
+        return [AsyncWorkflowHandle(self, workflow_id) for workflow_id in ids]
+
+    async def trigger_schedule(self, schedule_name: str) -> AsyncWorkflowHandle[None]:
+        """Enqueue one run of the schedule now. See ``DBOSClient.trigger_schedule``."""
+        workflow_id = await self._run(_schedules.trigger_schedule(self._core, schedule_name))
+        return AsyncWorkflowHandle(self, workflow_id)
 
     # -- the driver: I/O only; the policy is ClientBase's ------------------------------
     # Two loops rather than DBOSClient's one: an async generator cannot return a value.

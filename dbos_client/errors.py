@@ -15,6 +15,8 @@
     │   │   └── DBOSAwaitedWorkflowCancelledError
     │   ├── MaxRecoveryAttemptsExceededError   get_result on a dead-lettered workflow
     │   │   └── DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded
+    │   ├── ScheduleNotFoundError (LookupError)  backfill/trigger of an unknown schedule
+    │   ├── ScheduleConflictError          schedule name taken, or owned by another application
     │   └── DBOSQueryTimeoutError          never raised here (no statement timeout is set)
     ├── DatabaseUnavailableError           transient failures outlived the retry budget
     ├── ConnectionRejectedError            the server or the TLS check refused us for good; never retried
@@ -68,6 +70,8 @@ __all__ = [
     "DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded",
     "DBOSStreamTimeoutError",
     "DBOSQueryTimeoutError",
+    "ScheduleNotFoundError",
+    "ScheduleConflictError",
 ]
 
 
@@ -227,7 +231,7 @@ class WorkflowStateError(WorkflowConflictError):
     status: str
 
 
-class NameConflictError(DBOSClientError):
+class NameConflictError(DBOSException):
     """A queue or application version name is already owned by another application.
 
     Names are global in a system database; ``rename_application`` re-owns rows."""
@@ -361,3 +365,14 @@ class DBOSQueryTimeoutError(DBOSException):
             f"This query was cancelled after exceeding its {timeout_seconds:g}s statement timeout.",
             timeout_seconds=timeout_seconds,
         )
+
+class ScheduleNotFoundError(DBOSException, LookupError):
+    """``backfill_schedule`` or ``trigger_schedule`` named a schedule that does not exist."""
+
+    schedule_name: str
+
+
+class ScheduleConflictError(DBOSException):
+    """``create_schedule``: the name is taken; or a write names a schedule another application owns."""
+
+    schedule_name: str

@@ -21,6 +21,8 @@ __all__ = [
     "ALL_STATUSES",
     "SendMessage",
     "EnqueueItem",
+    "WorkflowSchedule",
+    "ClientScheduleInput",
 ]
 
 
@@ -329,3 +331,70 @@ class EnqueueItem:
     options: EnqueueOptions
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
+
+# -- schedules (DBOS 3.4's WorkflowSchedule and ClientScheduleInput) ---------------------
+
+
+@dataclass
+class WorkflowSchedule:
+    """One row of DBOS's ``workflow_schedules`` table: the fields of ``dbos.WorkflowSchedule``.
+
+    DBOS's is a TypedDict; this is a dataclass that also reads like one (``s["status"]``,
+    ``s.get("queue_name")``, ``"status" in s``, ``dict(s)``), so code written for
+    ``dbos.DBOSClient`` keeps working. ``context`` is decoded with the client's
+    serializer; a context it cannot decode is left as its stored text, as DBOS does.
+    ``last_fired_at`` is the ISO 8601 time the application last fired it.
+    ``shard_key`` is always None (sharded system databases are not supported).
+    """
+
+    schedule_id: str
+    schedule_name: str
+    workflow_name: str
+    workflow_class_name: str | None
+    schedule: str
+    status: str
+    context: Any
+    last_fired_at: str | None = None
+    automatic_backfill: bool = False
+    cron_timezone: str | None = None
+    queue_name: str | None = None
+    application_name: str | None = None
+    shard_key: str | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        setattr(self, key, value)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.__dataclass_fields__
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key) if key in self.__dataclass_fields__ else default
+
+    def keys(self) -> list[str]:
+        return list(self.__dataclass_fields__)
+
+
+class ClientScheduleInput(TypedDict, total=False):
+    """One entry of ``apply_schedules``: the keys of ``dbos.ClientScheduleInput`` (3.4).
+
+    ``schedule_name``, ``workflow_name`` and ``schedule`` (a cron expression) are required.
+    ``application_name`` unset means the client's own; ``shard_key`` must stay None.
+    """
+
+    schedule_name: str
+    workflow_name: str
+    workflow_class_name: str | None
+    schedule: str
+    context: Any
+    automatic_backfill: bool
+    cron_timezone: str | None
+    queue_name: str | None
+    application_name: str | None
+    shard_key: str | None

@@ -279,6 +279,8 @@ def main():
     config: DBOSConfig = {"name": app_name, "system_database_url": url}
     if os.environ.get("INTEROP_LISTEN_NOTIFY", "1") == "0":
         config["use_listen_notify"] = False
+    # Schedules created by a client are picked up within this (the default is 30 s).
+    config["scheduler_polling_interval_sec"] = 1.0
     DBOS(config=config)
 
     code_queue = mode != "db" and _declare_code_queue(required=(mode == "code"))

@@ -1,4 +1,5 @@
-"""A pytest plugin for DBOS's own test suite: every ``DBOSClient`` it makes is ours.
+"""A pytest plugin for DBOS's own test suite: every ``DBOSClient`` it makes is ours
+(and, opted in, every ``DebouncerClient``, which drives a client).
 
 Loaded with ``-p swap_client`` by ``tests/upstream/run.py``, before DBOS's conftest and
 test modules are imported, so their ``from dbos import DBOSClient`` binds
@@ -39,6 +40,7 @@ from typing import Any
 
 import dbos
 import dbos._client
+import dbos._debouncer
 import pytest
 
 import dbos_client
@@ -52,6 +54,14 @@ def _swap() -> None:
     dbos.DBOSClient = dbos_client.DBOSClient  # type: ignore[misc]
     dbos._client.DBOSClient = dbos_client.DBOSClient  # type: ignore[misc]
     dbos_client.DBOSClient._sys_db = property(_system_database_view)  # type: ignore[attr-defined]
+    # dbos.DebouncerClient reaches into dbos.DBOSClient's private system database. With
+    # DBOS_CLIENT_UPSTREAM_DEBOUNCER=ours, a test debouncing from a client gets ours (same
+    # constructor, our error classes). Opt-in: three of DBOS's tests pass with DBOS's own
+    # DebouncerClient only because it refuses bad options (as DBOSException) before it
+    # touches the client; ours refuses them as InvalidArgumentError.
+    if os.environ.get("DBOS_CLIENT_UPSTREAM_DEBOUNCER") == "ours":
+        dbos.DebouncerClient = dbos_client.DebouncerClient  # type: ignore[misc]
+        dbos._debouncer.DebouncerClient = dbos_client.DebouncerClient  # type: ignore[misc]
 
 
 class _SystemDatabaseView:
