@@ -30,7 +30,7 @@ from ._calls import ClientCore, _with_queries
 from ._ops import Op, Query, Transaction
 from ._options import build_enqueue, check_timeout, optional_text
 from ._sql import Queries
-from .errors import DeduplicatedError, InvalidArgumentError
+from .errors import DBOSQueueDeduplicatedError, DeduplicatedError, InvalidArgumentError
 from .models import EnqueueOptions, WorkflowStatusString
 
 if TYPE_CHECKING:
@@ -178,10 +178,10 @@ def debounce(
 
 
 def _held(holder: str | None, queue: str, dedup: str) -> DeduplicatedError:
-    return DeduplicatedError(
-        f"workflow {holder!r} already holds deduplication id {dedup!r} on queue {queue!r}; it is not a "
-        "debounced run of this workflow for this application, so it cannot be debounced",
-        workflow_id=holder, queue_name=queue, deduplication_id=dedup,
+    # DBOS's class and message, with why it cannot be debounced appended.
+    return DBOSQueueDeduplicatedError(
+        holder or "", queue, dedup,
+        "it is not a debounced run of this workflow for this application, so it cannot be debounced",
     )  # fmt: skip
 
 
