@@ -98,6 +98,8 @@ class _JsonLines(logging.Formatter):
             body.update(fields)
         else:
             body["message"] = " ".join(record.getMessage().split())
+        if record.exc_info:
+            body["exception"] = self.formatException(record.exc_info)
         return json.dumps(body, ensure_ascii=True)
 
 
