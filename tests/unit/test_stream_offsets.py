@@ -23,3 +23,10 @@ def test_offsets_out_of_range_are_refused_before_any_io(offset: object) -> None:
 def test_offsets_in_range_make_an_op(offset: int) -> None:
     op = read_stream(CORE, "w", "k", offset, 1.0, None)
     op.close()
+
+
+@pytest.mark.parametrize("where", ["workflow_id", "key"])
+def test_a_lone_surrogate_never_reaches_a_statement(where: str) -> None:
+    args = {"workflow_id": "w", "key": "k", where: "a\ud800b"}
+    with pytest.raises(InvalidArgumentError, match=f"{where} is not valid Unicode"):
+        read_stream(CORE, args["workflow_id"], args["key"], 0, 1.0, None)
