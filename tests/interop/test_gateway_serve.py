@@ -473,3 +473,45 @@ def test_serve_never_takes_a_token_on_the_command_line(runtime: Runtime, tmp_pat
     helped = subprocess.run([*COMMAND, "serve", "--help"], capture_output=True, text=True, timeout=60)
     assert helped.returncode == 0 and "--send-tokens-file" in helped.stdout and "--cors-origin" in helped.stdout
 
+
+
+def test_a_browser_eventsource_resumes_after_an_outage(
+    client: DBOSClient, behind_proxy: tuple[Served, CuttableProxy]
+) -> None:
+    """Finding 4 in a real browser: Chromium's EventSource, the gateway's DB connection cut midway."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    served, proxy = behind_proxy
+    values = list(range(10))
+    workflow_id = _enqueue(client, "stream_values", "s", values, True, 0.4)
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        driver.get(served.base + "/docs")  # any page of the gateway's origin
+        driver.execute_script(
+            """
+            window.got = []; window.kinds = [];
+            const es = new EventSource(arguments[0]);
+            es.onmessage = (e) => window.got.push([Number(e.lastEventId), JSON.parse(e.data)]);
+            es.addEventListener('unavailable', () => window.kinds.push('unavailable'));
+            es.addEventListener('end', () => { es.close(); window.kinds.push('end'); });
+            """,
+            f"/workflow-stream/{workflow_id}/s",
+        )
+        wait = WebDriverWait(driver, 60, poll_frequency=0.05)
+        wait.until(lambda d: len(d.execute_script("return window.got")) >= 2)
+        proxy.cut()
+        wait.until(lambda d: "unavailable" in d.execute_script("return window.kinds"))
+        time.sleep(2)
+        proxy.restore()
+        wait.until(lambda d: "end" in d.execute_script("return window.kinds"))
+        got = [tuple(pair) for pair in driver.execute_script("return window.got")]
+    finally:
+        driver.quit()
+    assert got == list(enumerate(values))  # every value once, in order, across the outage
+    _no_tracebacks(served)
