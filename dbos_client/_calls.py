@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _bulk, _ops
+from ._hub_state import MAX_STREAM_OFFSET
 from ._ops import EventOutcome, NeedQueries, Op, Query
 from ._options import (
     build_enqueue,
@@ -137,8 +138,9 @@ def read_stream(
 ) -> Op[None]:
     require_text(workflow_id, "workflow_id")
     require_text(key, "key")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidArgumentError(f"offset must be a non-negative integer, got {offset!r}")
+    # Offsets are 32-bit in the streams table (and in the shared poller's query): no value lies beyond.
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_STREAM_OFFSET:
+        raise InvalidArgumentError(f"offset must be an integer from 0 to {MAX_STREAM_OFFSET}, got {offset!r}")
     deadline = deadline_for(timeout_seconds, polling_interval_sec)
 
     def run(q: Queries) -> Op[None]:
@@ -329,8 +331,9 @@ def read_stream_offset(
 ) -> Op[Any]:
     require_text(workflow_id, "workflow_id")
     require_text(key, "key")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidArgumentError(f"offset must be a non-negative integer, got {offset!r}")
+    # Bounded as read_stream's: an offset past Postgres's int would break the shared poller's query.
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_STREAM_OFFSET:
+        raise InvalidArgumentError(f"offset must be an integer from 0 to {MAX_STREAM_OFFSET}, got {offset!r}")
     deadline = deadline_for(timeout_seconds, polling_interval_sec)
 
     def run(q: Queries) -> Op[Any]:

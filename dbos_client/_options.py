@@ -69,6 +69,11 @@ def require_text(value: Any, what: str) -> str:
         raise InvalidArgumentError(f"{what} must not be empty")
     if "\x00" in value:
         raise InvalidArgumentError(f"{what} must not contain a NUL character")
+    if not value.isascii():
+        try:  # a lone surrogate cannot be sent to the database (nor into a query shared by every waiter)
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidArgumentError(f"{what} is not valid Unicode (it holds a lone surrogate)") from None
     return value
 
 

@@ -93,7 +93,8 @@ def read_stream(t: Target) -> sql.Composed:
     return sql.SQL(
         'SELECT w.status, st.value, {ser}, st."offset" FROM {s}.workflow_status AS w'
         " LEFT JOIN {s}.streams AS st ON st.workflow_uuid = w.workflow_uuid AND st.key = %(key)s"
-        ' AND st."offset" >= %(offset)s AND st."offset" < %(offset)s + {batch}'
+        # bigint: at the largest offsets (2**31-1), the int4 parameter plus the batch would overflow
+        ' AND st."offset" >= CAST(%(offset)s AS BIGINT) AND st."offset" < CAST(%(offset)s AS BIGINT) + {batch}'
         ' WHERE w.workflow_uuid = %(id)s ORDER BY st."offset"'
     ).format(s=t.s, ser=t.opt("streams", "serialization", "st"), batch=sql.Literal(STREAM_BATCH))
 

@@ -313,6 +313,7 @@ class DBOSClient(ClientBase):
         Values are read in batches of up to 100 per query. Arguments are checked at once.
 
         Raises:
+            InvalidArgumentError: ``offset`` outside 0 to 2**31-1 (streams' offsets are 32-bit).
             WorkflowNotFoundError: no such workflow (at once, not after a timeout).
             StreamTimeoutError: no next value within ``timeout_seconds``.
         """

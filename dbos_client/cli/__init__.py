@@ -48,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     url = args.url or os.environ.get(URL_ENV)
     if not url:
         parser.error(f"no database URL: pass --url or set {URL_ENV}")
+    if getattr(args, "serve", False):  # the gateway: its own async client, its own logging
+        from . import _serve
+
+        return _serve.run(args, url)
     handlers = _start_logging(args.verbose)
     try:
         with DBOSClient(system_database_url=url, dbos_system_schema=args.schema) as client:

@@ -11,7 +11,7 @@ import argparse
 
 from .. import __version__
 from ..models import WorkflowStatusString
-from . import _commands
+from . import _commands, _serve
 from ._args import (
     MISSING,
     iso_time,
@@ -168,5 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("workflow_id", metavar="WORKFLOW_ID")
     p.add_argument("--interval", type=positive_float, default=0.5, metavar="SECONDS", help="poll every (default: 0.5)")
     p.add_argument("--stream", metavar="KEY", help="also print this stream's values as they arrive")
+
+    p = command("serve", _commands.cmd_watch, "Serve the HTTP gateway (events, messages, streams; needs the 'gateway' extra).")
+    _serve.add_arguments(p)  # runs _serve.run, not a command on a sync client (main() sees args.serve)
 
     return parser
