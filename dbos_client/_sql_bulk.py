@@ -67,7 +67,10 @@ def workflow_states(t: Target) -> sql.Composed:
 
 #: The types enqueue's values are read as from JSON; INSERT casts them to the columns' own
 #: (bigint to integer is an assignment cast). Every other column is text.
-_ENQUEUE_TYPES = {"priority": "bigint", "recovery_attempts": "bigint", "workflow_timeout_ms": "bigint", "attributes": "jsonb"}
+_ENQUEUE_TYPES = {
+    "priority": "bigint", "recovery_attempts": "bigint", "workflow_timeout_ms": "bigint", "attributes": "jsonb",
+    "is_debounced": "boolean", "debounce_deadline_epoch_ms": "bigint",
+}  # fmt: skip
 
 
 def pg_enqueue_bulk_fields(t: Target) -> tuple[str, ...]:
