@@ -35,6 +35,7 @@ from ._exits import (
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     EXIT_WORKFLOW_FAILED,
+    NotFound,
     WorkflowFailed,
     exit_code_for,
 )
@@ -50,7 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"no database URL: pass --url or set {URL_ENV}")
     handlers = _start_logging(args.verbose)
     try:
-        with DBOSClient(system_database_url=url, dbos_system_schema=args.schema) as client:
+        # Only ``version list``/``version latest`` act as an application (--application-name).
+        application = getattr(args, "client_application_name", None)
+        with DBOSClient(system_database_url=url, dbos_system_schema=args.schema, application_name=application) as client:
             return int(args.run(client, args))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -107,7 +110,7 @@ def _stop_logging(undo: list[tuple[logging.Logger, logging.Handler, int]]) -> No
 
 def _message(exc: BaseException) -> str:
     """One line: the client's messages are written for people; others get their type."""
-    if isinstance(exc, (DBOSClientError, WorkflowFailed)):
+    if isinstance(exc, (DBOSClientError, WorkflowFailed, NotFound)):
         text = str(exc)
     else:
         text = f"{type(exc).__name__}: {exc}"
@@ -123,6 +126,7 @@ __all__ = [
     "EXIT_UNAVAILABLE",
     "EXIT_USAGE",
     "EXIT_WORKFLOW_FAILED",
+    "NotFound",
     "WorkflowFailed",
     "__version__",
     "build_parser",
