@@ -179,8 +179,6 @@ needs_schedules = pytest.mark.skipif(not hasattr(DBOSClient, "create_schedule"),
 
 @needs_schedules
 def test_schedule_maintenance_window(runtime: Runtime, client: DBOSClient, uid: str) -> None:
-    if not runtime.is_v3:
-        pytest.skip("schedules need a DBOS 3.x system database")
     name = f"nightly-{uid}"
     created = ok(cli(runtime, "schedule", "create", name, "--workflow-name", "echo", "--cron", "0 3 * * *",
                      "--context", '{"region": "eu"}', "--queue", QUEUE, "--timezone", "Europe/Paris"))  # fmt: skip
@@ -221,8 +219,6 @@ def test_schedule_maintenance_window(runtime: Runtime, client: DBOSClient, uid: 
 
 @needs_schedules
 def test_schedule_bad_input_writes_nothing(runtime: Runtime, client: DBOSClient, uid: str) -> None:
-    if not runtime.is_v3:
-        pytest.skip("schedules need a DBOS 3.x system database")
     name = f"bad-{uid}"
     for bad, message in ((["--cron", "every day"], "every day"), (["--cron", "* * * * *", "--timezone", "Mars/Olympus"], "Mars/Olympus"),
                          (["--cron", "* * * * *", "--context", "{x"], "argument --context: not valid JSON")):  # fmt: skip
