@@ -8,9 +8,11 @@ Made for cron jobs and on-call engineers:
 * the exit code says what kind of failure it was (``EXIT_*``, listed in ``--help``),
   so a script can branch on "timed out" versus "not found" versus "database down".
 
-One module per job: ``_args`` (argument types), ``_output`` (JSON out), ``_exits`` (exit
-codes), ``_commands`` (one function per subcommand), ``_parser`` (one entry per subcommand),
-``_watch`` (the terminal UI of ``watch``); this module runs a command and sets up logging.
+One module per job: ``_args`` (argument types), ``_output`` (JSON out), ``_table``
+(``--format table``), ``_exits`` (exit codes), ``_commands`` (one function per subcommand),
+``_parser`` (one entry per subcommand), ``_commands_operator`` and ``_parser_operator`` (the
+same for ``queue``, ``fork``, ``rewind``, ``version``, ``schedule``), ``_watch`` (the terminal
+UI of ``watch``); this module runs a command and sets up logging.
 
 Only the standard library and ``dbos_client`` are imported: a cron job pays for nothing more.
 The URL is never printed by this package; the client's own messages redact its password.
