@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install dbos2 browser pgbouncer upstream-venv lint upstream demo gateway-demo test bench clean
+.PHONY: install dbos2 ts-app browser pgbouncer upstream-venv lint upstream demo gateway-demo test bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ install: $(VENV)/.installed
 # The 2.x runtime cannot share a venv with dbos 3.4.0, so it gets its own.
 dbos2:
 	bash scripts/setup-dbos2-venv.sh
+
+# The DBOS TypeScript runtime (@dbos-inc/dbos-sdk 5.3.0, pinned with its lockfile) for
+# tests/interop/test_typescript.py; needs Node 20+ and npm.
+ts-app:
+	cd tests/interop/ts_app && npm ci --no-audit --no-fund --loglevel=error
 
 # The live page's test drives Debian's Chromium through its chromedriver.
 browser:
@@ -52,7 +57,7 @@ demo: install
 gateway-demo: install
 	cd examples && ../$(PY) gateway_demo.py
 
-test: install dbos2 browser pgbouncer lint upstream-venv
+test: install dbos2 ts-app browser pgbouncer lint upstream-venv
 	$(PY) -m pytest
 	.venv-upstream/bin/python tests/upstream/run.py
 
@@ -60,6 +65,7 @@ bench: install pgbouncer
 	$(PY) benchmarks/bench.py --waiters 1000
 	$(PY) benchmarks/bench_sqlite.py
 	$(PY) benchmarks/bench_topologies.py
+	$(PY) benchmarks/bench_bulk.py --sqlite
 
 clean:
-	rm -rf $(VENV) .venv-dbos2 .venv-upstream *.egg-info .pytest_cache build/upstream
+	rm -rf $(VENV) .venv-dbos2 .venv-upstream *.egg-info .pytest_cache build/upstream tests/interop/ts_app/node_modules

@@ -11,6 +11,7 @@
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
+from ._debounce import DebouncerClient
 from ._serialization import (
     DefaultSerializer,
     PortableJSONSerializer,
@@ -23,11 +24,22 @@ from .client import DBOSClient, WorkflowHandle
 from .errors import (
     ConnectionRejectedError,
     DatabaseUnavailableError,
+    DBOSAwaitedWorkflowCancelledError,
+    DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded,
     DBOSClientError,
+    DBOSConflictingWorkflowError,
+    DBOSException,
+    DBOSNonExistentWorkflowError,
+    DBOSQueryTimeoutError,
+    DBOSQueueDeduplicatedError,
+    DBOSStreamTimeoutError,
+    DBOSWorkflowIDInUseError,
     DeduplicatedError,
     InvalidArgumentError,
     MaxRecoveryAttemptsExceededError,
     ResultTimeoutError,
+    ScheduleConflictError,
+    ScheduleNotFoundError,
     SchemaError,
     SerializationError,
     StreamTimeoutError,
@@ -37,7 +49,18 @@ from .errors import (
     WorkflowIdConflictError,
     WorkflowNotFoundError,
 )
-from .models import EnqueueOptions, ListWorkflowsFilters, PollPolicy, RetryPolicy, WorkflowStatus, WorkflowStatusString
+from .models import (
+    ClientScheduleInput,
+    EnqueueItem,
+    EnqueueOptions,
+    ListWorkflowsFilters,
+    PollPolicy,
+    RetryPolicy,
+    SendMessage,
+    WorkflowSchedule,
+    WorkflowStatus,
+    WorkflowStatusString,
+)
 
 # isort: split
 # The operator's surface (queues, fork/rewind, application versions).
@@ -102,4 +125,22 @@ __all__ = [
     "WorkflowStateError",
     "NameConflictError",
     "ApplicationVersionNotFoundError",
+    "SendMessage",
+    "EnqueueItem",
+
+    # dbos.DBOSClient's names for the same errors (see dbos_client.errors)
+    "DBOSException",
+    "DBOSNonExistentWorkflowError",
+    "DBOSConflictingWorkflowError",
+    "DBOSWorkflowIDInUseError",
+    "DBOSQueueDeduplicatedError",
+    "DBOSAwaitedWorkflowCancelledError",
+    "DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded",
+    "DBOSStreamTimeoutError",
+    "DBOSQueryTimeoutError",
+    "DebouncerClient",
+    "WorkflowSchedule",
+    "ClientScheduleInput",
+    "ScheduleNotFoundError",
+    "ScheduleConflictError",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -134,13 +134,20 @@ def _postgres_conninfo(rest: str, shown: str, what: str, *, listener: bool) -> t
 
 
 def _resolve_sqlite(url: str, rest: str) -> DatabaseConfig:
-    """``sqlite:///relative/path`` or ``sqlite:////absolute/path``, as SQLAlchemy and DBOS read them."""
+    """``sqlite:///relative/path`` or ``sqlite:////absolute/path``, as SQLAlchemy and DBOS read them.
+
+    The path is percent-decoded (``%40`` is ``@``, ``%20`` a space, ``%3F`` a ``?`` in the name),
+    as ``sqlalchemy.make_url`` decodes it; a literal ``?`` starts a query, which is refused.
+    """
     url = redact(url)  # a malformed one may still carry a user:password part
     if "?" in rest:
         raise InvalidArgumentError(
             f"system_database_url {url!r} has query parameters; a SQLite URL takes none (sqlite:///path/to/app.sqlite)"
         )
-    host, slash, path = rest.partition("/")
+    host, slash, encoded = rest.partition("/")
+    # Percent-decoded as SQLAlchemy decodes the database part (what DBOS opens): sa.URL renders
+    # a file named F8nny@db.sqlite as sqlite:///F8nny%40db.sqlite.
+    path = unquote(encoded)
     if host or not slash:
         raise InvalidArgumentError(f"system_database_url {url!r} must look like sqlite:///path/to/app.sqlite (three slashes)")
     if not path or path == ":memory:" or path.startswith("file:"):

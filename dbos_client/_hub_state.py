@@ -40,7 +40,7 @@ BACKOFF_MAX_SECONDS = 5.0
 #: shared query for every waiter. No stream holds a value at such an offset.
 MAX_STREAM_OFFSET = 2**31 - 1
 
-PARAM_NAMES = ("ew", "ek", "sw", "sk", "so", "rw")
+PARAM_NAMES = ("ew", "ek", "sw", "sk", "so", "rw", "fw")
 
 
 class Registration:
@@ -235,6 +235,7 @@ class HubState(Generic[W]):
         """The shared query's parameters: one entry per distinct check, offsets in range."""
         params: dict[str, list[Any]] = {k: [] for k in PARAM_NAMES}
         results: set[str] = set()
+        firsts: set[str] = set()
         # Many waiters may wait for the same thing (a broadcast event): ask once per check.
         for c in {w.check for w in waiting}:
             if c.kind == "event":
@@ -249,7 +250,10 @@ class HubState(Generic[W]):
                     results.add(c.workflow_id)  # see row_key
             elif c.kind == "result":
                 results.add(c.workflow_id)
+            elif c.kind == "first":
+                firsts.update(c.workflow_ids)  # a thousand handles are still one query
         params["rw"] = sorted(results)
+        params["fw"] = sorted(firsts)
         return params
 
     def sort_ready(self, rows: Iterable[Any], waiting: Iterable[W], now: float) -> tuple[list[W], list[W]]:
@@ -266,6 +270,10 @@ class HubState(Generic[W]):
         wake: list[W] = []
         suspects: list[W] = []
         for w in waiting:
+            if w.check.kind == "first":
+                if any(("first", wid, None) in ready for wid in w.check.workflow_ids):
+                    wake.append(w)
+                continue
             notifiable = ready.get(row_key(w.check))
             if notifiable is None:
                 continue

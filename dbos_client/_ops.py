@@ -35,16 +35,18 @@ from ._options import EnqueueRequest, new_id
 from ._schema import DETECT, SchemaInfo, migration_version_query, parse_detection
 from ._serialization import Codec, is_stream_closed
 from ._sql import NULL_TOPIC, Queries
+from ._superjson import report_notes
 from ._wait import Check, Deadline
 from .errors import (
-    DeduplicatedError,
-    MaxRecoveryAttemptsExceededError,
+    DBOSAwaitedWorkflowCancelledError,
+    DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded,
+    DBOSConflictingWorkflowError,
+    DBOSNonExistentWorkflowError,
+    DBOSQueueDeduplicatedError,
+    DBOSStreamTimeoutError,
+    DBOSWorkflowIDInUseError,
     ResultTimeoutError,
     SerializationError,
-    StreamTimeoutError,
-    WorkflowCancelledError,
-    WorkflowIdConflictError,
-    WorkflowNotFoundError,
 )
 from .models import ACTIVE_STATUSES, FINAL_STATUSES, WorkflowStatus, WorkflowStatusString
 
@@ -64,6 +66,10 @@ class Query:
     #: A read that may share one round trip with identical reads issued at the same
     #: moment (the async shell coalesces them). Never set on a write.
     read_only: bool = False
+    #: SQLite only (its driver's ``executemany``): ``params`` is a list of parameter sets, the
+    #: statement runs once per set, and the reply is a list with one ``fetch`` result per set.
+    #: Only inside a ``Transaction``. Postgres statements take arrays instead (``_sql_bulk``).
+    many: bool = False
 
 
 @dataclass(frozen=True)
@@ -248,6 +254,13 @@ def enqueue(q: Queries, req: EnqueueRequest) -> Op[EnqueueOutcome]:
     params["delay_ms"] = req.delay_ms
     if "attributes" in params:
         params["attributes"] = q.json_param(params["attributes"])
+    elif req.row.get("attributes") is not None:
+        from .errors import SchemaError
+
+        raise SchemaError(
+            f"attributes (and otel_context) need workflow_status.attributes, which {info.describe()} lacks "
+            "(a DBOS release before workflow attributes); nothing was enqueued"
+        )
     if req.delay_ms is not None and not info.has("workflow_status", "delay_until_epoch_ms"):
         from .errors import InvalidArgumentError
 
@@ -263,11 +276,7 @@ def enqueue(q: Queries, req: EnqueueRequest) -> Op[EnqueueOutcome]:
             if _constraint_name(exc) not in _DEDUP_CONSTRAINTS:
                 raise
             if not req.return_existing_on_dedup:
-                raise DeduplicatedError(
-                    f"workflow {req.workflow_id!r} was not enqueued: queue {req.queue_name!r} already has a "
-                    f"workflow with deduplication id {req.deduplication_id!r}",
-                    workflow_id=req.workflow_id, queue_name=req.queue_name, deduplication_id=req.deduplication_id,
-                ) from None  # fmt: skip
+                raise DBOSQueueDeduplicatedError(req.workflow_id, req.queue_name, req.deduplication_id or "") from None
             holder = yield Query(q.find_deduplicated, (req.queue_name, req.deduplication_id), fetch="one")
             if holder is not None:
                 return EnqueueOutcome(holder[0], None)
@@ -285,11 +294,9 @@ def enqueue(q: Queries, req: EnqueueRequest) -> Op[EnqueueOutcome]:
             return EnqueueOutcome(req.workflow_id, queue_known)  # our own earlier, retried attempt
         _check_reuse(req, name, class_name, config_name, queue_name, status)
         return EnqueueOutcome(req.workflow_id, queue_known)
-    raise DeduplicatedError(
-        f"workflow {req.workflow_id!r} was not enqueued: the deduplication id {req.deduplication_id!r} "
-        f"on queue {req.queue_name!r} kept changing hands",
-        workflow_id=req.workflow_id, queue_name=req.queue_name, deduplication_id=req.deduplication_id,
-    )  # fmt: skip
+    raise DBOSQueueDeduplicatedError(
+        req.workflow_id, req.queue_name, req.deduplication_id or "", "the deduplication id kept changing hands"
+    )
 
 
 def _sqlite_enqueue(q: Queries, params: dict[str, Any]) -> Op[_EnqueueRow]:
@@ -306,22 +313,19 @@ def _sqlite_enqueue(q: Queries, params: dict[str, Any]) -> Op[_EnqueueRow]:
 
 
 def _check_reuse(req: EnqueueRequest, name: str, class_name: Any, config_name: Any, queue_name: Any, status: Any) -> None:
-    """DBOS's rules for an id that is already taken: same function attaches, else conflict."""
-    mismatch = [
-        f"{what} {theirs!r} (asked for {ours!r})"
-        for what, theirs, ours in (
-            ("workflow name", name, req.workflow_name),
-            ("class name", class_name, req.class_name),
-            ("instance name", config_name, req.instance_name),
-        )
-        if theirs != ours
-    ]
-    if mismatch or req.reject_existing_id:
-        detail = "; it has " + ", ".join(mismatch) if mismatch else f" (status {status})"
-        raise WorkflowIdConflictError(
-            f"workflow id {req.workflow_id!r} is already used by another workflow{detail}",
-            workflow_id=req.workflow_id,
-        )
+    """DBOS's rules for an id that is already taken: same function attaches, else conflict (DBOS's wording)."""
+    if req.reject_existing_id:
+        raise DBOSWorkflowIDInUseError(req.workflow_id, status, name)
+    for what, theirs, ours in (
+        ("function", name, req.workflow_name),
+        ("class", class_name, req.class_name),
+        ("config", config_name, req.instance_name),
+    ):
+        if theirs != ours:
+            raise DBOSConflictingWorkflowError(
+                req.workflow_id,
+                f"Workflow already exists with a different {what} name: {theirs}, but the provided {what} name is: {ours}",
+            )
     if queue_name != req.queue_name:
         logger.warning(
             "workflow %r already exists on queue %r; it was not moved to queue %r",
@@ -338,7 +342,7 @@ def send(q: Queries, destination_id: str, text: str, tag: str, topic: str | None
     try:
         yield Query(q.send, params, fetch="none")
     except (pgerr.ForeignKeyViolation, ForeignKeyViolation):
-        raise WorkflowNotFoundError(destination_id, "send destination") from None
+        raise DBOSNonExistentWorkflowError("`send` destination", destination_id, "send destination") from None
 
 
 @dataclass(frozen=True)
@@ -366,9 +370,12 @@ def get_event_outcome(
     that is CANCELLED or dead-lettered may still be resumed: it is waited for until the deadline,
     then counts as "never".
     """
+    notes: list[str] = []
     row = yield Query(q.get_event_value, (workflow_id, key), fetch="one", deadline=deadline.at, read_only=True)
     if row is not None:
-        return EventOutcome("value", codec.decode(row[0], row[1], f"value of event {key!r}"))
+        value = codec.decode(row[0], row[1], f"value of event {key!r}", notes)
+        report_notes(notes, "get_event", workflow_id)
+        return EventOutcome("value", value)
     # Not there yet: subscribe, then read again before the first wait, so a value
     # published between the two reads is announced to a waiter that already listens.
     check = Check("event", workflow_id, key)
@@ -378,9 +385,11 @@ def get_event_outcome(
             q.get_event, {"id": workflow_id, "key": key}, fetch="one", deadline=deadline.at, read_only=True
         )
         if value is not None:
-            return EventOutcome("value", codec.decode(value, tag, f"value of event {key!r}"), status)
+            decoded = codec.decode(value, tag, f"value of event {key!r}", notes)
+            report_notes(notes, "get_event", workflow_id)
+            return EventOutcome("value", decoded, status)
         if status is None and must_exist:
-            raise WorkflowNotFoundError(workflow_id, "get_event")
+            raise DBOSNonExistentWorkflowError("target", workflow_id, "get_event")
         if status in FINAL_STATUSES:
             return EventOutcome("never", status=status)
         if deadline.expired():
@@ -398,26 +407,35 @@ def get_event(q: Queries, codec: Codec, workflow_id: str, key: str, deadline: De
 def get_all_events(q: Queries, codec: Codec, workflow_id: str) -> Op[dict[str, Any]]:
     rows = yield Query(q.get_all_events, (workflow_id,), read_only=True)
     if not rows:
-        raise WorkflowNotFoundError(workflow_id, "get_all_events")
-    return {key: codec.decode(value, tag, f"value of event {key!r}") for key, value, tag in rows if key is not None}
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "get_all_events")
+    notes: list[str] = []
+    events = {key: codec.decode(value, tag, f"value of event {key!r}", notes) for key, value, tag in rows if key is not None}
+    report_notes(notes, "get_all_events", workflow_id)
+    return events
 
 
 def read_stream(q: Queries, codec: Codec, workflow_id: str, key: str, offset: int, deadline: Deadline) -> Op[None]:
     """Emit every value from ``offset`` on, live, until the close sentinel or a drained finished workflow."""
     yield Subscribe(Check("stream", workflow_id, key))
     drained_once = False
+    notes: list[str] = []
+    warned = False
     while True:
         rows = yield Query(
             q.read_stream, {"id": workflow_id, "key": key, "offset": offset}, deadline=deadline.at, read_only=True
         )
         if not rows:
-            raise WorkflowNotFoundError(workflow_id, "read_stream")
+            raise DBOSNonExistentWorkflowError("target", workflow_id, "read_stream")
         status = rows[0][0]
         progressed = False
         for _, value, tag, row_offset in rows:
             if row_offset is None or row_offset != offset:
                 break  # only consecutive offsets are safe to hand out
-            decoded = codec.decode(value, tag, f"value {row_offset} of stream {key!r}")
+            decoded = codec.decode(value, tag, f"value {row_offset} of stream {key!r}", notes)
+            if notes and not warned:  # one warning per read, however long the stream
+                warned = True
+                report_notes(notes, f"read_stream({key!r})", workflow_id)
+            notes.clear()
             if is_stream_closed(decoded):
                 return None
             yield Emit(decoded)
@@ -436,11 +454,7 @@ def read_stream(q: Queries, codec: Codec, workflow_id: str, key: str, offset: in
             drained_once = True
             continue
         if deadline.expired():
-            raise StreamTimeoutError(
-                f"no value arrived on stream {key!r} of workflow {workflow_id!r} within "
-                f"{deadline.timeout_seconds} s",
-                workflow_id=workflow_id, key=key, offset=offset, timeout_seconds=deadline.timeout_seconds,
-            )  # fmt: skip
+            raise DBOSStreamTimeoutError(workflow_id, key, deadline.timeout_seconds, offset)
         yield Wait(Check("stream", workflow_id, key, offset), deadline.at)
 
 
@@ -451,22 +465,22 @@ def get_result(q: Queries, codec: Codec, workflow_id: str, deadline: Deadline) -
     while True:
         row = yield Query(q.get_result, (workflow_id,), fetch="one", deadline=deadline.at, read_only=True)
         if row is None:
-            raise WorkflowNotFoundError(workflow_id, "get_result")
+            raise DBOSNonExistentWorkflowError("target", workflow_id, "get_result")
         status, output, error, tag = row
         if status == _S.SUCCESS:
-            return codec.decode(output, tag, "workflow output")
+            notes: list[str] = []
+            result = codec.decode(output, tag, "workflow output", notes)
+            report_notes(notes, "get_result", workflow_id)
+            return result
         if status == _S.ERROR:
             exc = codec.decode_error(error, tag)
             if exc is None:
                 raise SerializationError(f"workflow {workflow_id!r} ended in ERROR but recorded no error")
             raise exc
         if status == _S.CANCELLED:
-            raise WorkflowCancelledError(f"workflow {workflow_id!r} was cancelled", workflow_id=workflow_id)
+            raise DBOSAwaitedWorkflowCancelledError(workflow_id)
         if status == _S.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
-            raise MaxRecoveryAttemptsExceededError(
-                f"workflow {workflow_id!r} exceeded its maximum recovery attempts and was dead-lettered",
-                workflow_id=workflow_id,
-            )
+            raise DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded(workflow_id)
         if deadline.expired():
             raise ResultTimeoutError(
                 f"workflow {workflow_id!r} was still {status} after {deadline.timeout_seconds} s",
@@ -478,11 +492,15 @@ def get_result(q: Queries, codec: Codec, workflow_id: str, deadline: Deadline) -
 def get_status(q: Queries, codec: Codec, workflow_id: str) -> Op[WorkflowStatus]:
     row = yield Query(q.get_status, (workflow_id,), fetch="one", read_only=True)
     if row is None:
-        raise WorkflowNotFoundError(workflow_id, "get_status")
-    return status_from_row(q, codec, row)
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "get_status")
+    notes: list[str] = []
+    status = status_from_row(q, codec, row, notes)
+    report_notes(notes, "get_workflow_status", workflow_id)
+    return status
 
 
-def status_from_row(q: Queries, codec: Codec, row: Any) -> WorkflowStatus:
+def status_from_row(q: Queries, codec: Codec, row: Any, notes: list[str] | None = None) -> WorkflowStatus:
+    """``notes``: what decoding lost or could not decode, for one warning per call (None: log each)."""
     f = dict(zip(q.status_fields, row[: len(q.status_fields)], strict=True))
     inputs, output, error = row[len(q.status_fields):]  # fmt: skip
     tag = f["serialization"]
@@ -500,9 +518,9 @@ def status_from_row(q: Queries, codec: Codec, row: Any) -> WorkflowStatus:
         authenticated_user=f["authenticated_user"],
         assumed_role=f["assumed_role"],
         authenticated_roles=_lenient(lambda: json.loads(roles), roles) if roles else None,
-        input=_lenient(lambda: codec.decode_args(inputs, tag), inputs, wid, "input"),
-        output=_lenient(lambda: codec.decode(output, tag), output, wid, "output"),
-        error=_lenient(lambda: codec.decode_error(error, tag), error, wid, "error"),
+        input=_lenient(lambda: codec.decode_args(inputs, tag, notes), inputs, wid, "input", notes),
+        output=_lenient(lambda: codec.decode(output, tag, notes=notes), output, wid, "output", notes),
+        error=_lenient(lambda: codec.decode_error(error, tag, notes), error, wid, "error", notes),
         created_at=f["created_at"],
         updated_at=f["updated_at"],
         queue_name=f["queue_name"],
@@ -528,12 +546,17 @@ def status_from_row(q: Queries, codec: Codec, row: Any) -> WorkflowStatus:
     )
 
 
-def _lenient(decode: Any, raw: Any, workflow_id: str = "", what: str = "") -> Any:
-    """Decode, or keep the stored text: reading a status must not fail on one payload."""
+def _lenient(decode: Any, raw: Any, workflow_id: str = "", what: str = "", notes: list[str] | None = None) -> Any:
+    """Decode, or keep the stored text: reading a status must not fail on one payload.
+
+    A failure is appended to ``notes`` when given (the call logs them as one warning), else logged.
+    """
     try:
         return decode()
     except Exception as exc:  # noqa: BLE001 - any decoder's failure keeps the raw text
-        if what:
+        if what and notes is not None:
+            notes.append(f"the {what} of workflow {workflow_id!r} kept as stored text ({exc})")
+        elif what:
             logger.warning("could not decode the %s of workflow %r, returning the stored text: %s", what, workflow_id, exc)
         return raw
 
@@ -541,7 +564,7 @@ def _lenient(decode: Any, raw: Any, workflow_id: str = "", what: str = "") -> An
 def ensure_exists(q: Queries, workflow_id: str) -> Op[None]:
     row = yield Query(q.exists, (workflow_id,), fetch="one", read_only=True)
     if row is None:
-        raise WorkflowNotFoundError(workflow_id, "retrieve_workflow")
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "retrieve_workflow")
 
 
 def cancel(q: Queries, workflow_ids: list[str], cancel_children: bool) -> Op[None]:
@@ -578,33 +601,38 @@ def _raise_missing(missing: list[str], action: str) -> None:
     if not missing:
         return
     if len(missing) == 1:
-        raise WorkflowNotFoundError(missing[0], action)
-    raise WorkflowNotFoundError(", ".join(missing), f"{action}; nothing was changed")
+        raise DBOSNonExistentWorkflowError("target", missing[0], action)
+    raise DBOSNonExistentWorkflowError("target", ", ".join(missing), f"{action}; nothing was changed")
 
 
 def list_workflows(q: Queries, codec: Codec, filters: Any) -> Op[list[WorkflowStatus]]:
     statement, params = q.list_workflows(filters)
     rows = yield Query(statement, params, read_only=True)
-    return [status_from_row(q, codec, row) for row in rows]
+    notes: list[str] = []
+    statuses = [status_from_row(q, codec, row, notes) for row in rows]
+    report_notes(notes, "list_workflows")
+    return statuses
 
 
 def list_steps(q: Queries, codec: Codec, workflow_id: str, load_output: bool, limit: Any, offset: Any) -> Op[list[dict[str, Any]]]:
     rows = yield Query(q.list_steps, {"id": workflow_id, "limit": limit, "offset": offset or 0}, read_only=True)
     if not rows:
-        raise WorkflowNotFoundError(workflow_id, "list_workflow_steps")
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "list_workflow_steps")
     steps = []
+    notes: list[str] = []
     for function_id, name, output, error, child, started, completed, tag in rows:
         if function_id is None:
             continue  # the workflow exists but has run no step yet
         steps.append({
             "function_id": function_id,
             "function_name": name,
-            "output": _lenient(lambda o=output, t=tag: codec.decode(o, t), output, workflow_id, "step output") if load_output else None,
-            "error": _lenient(lambda e=error, t=tag: codec.decode_error(e, t), error, workflow_id, "step error") if load_output else None,
+            "output": _lenient(lambda o=output, t=tag: codec.decode(o, t, notes=notes), output, workflow_id, "step output", notes) if load_output else None,
+            "error": _lenient(lambda e=error, t=tag: codec.decode_error(e, t, notes), error, workflow_id, "step error", notes) if load_output else None,
             "child_workflow_id": child,
             "started_at_epoch_ms": started,
             "completed_at_epoch_ms": completed,
         })  # fmt: skip
+    report_notes(notes, "list_workflow_steps", workflow_id)
     return steps
 
 
@@ -616,7 +644,7 @@ def resume(q: Queries, workflow_id: str, queue_name: str | None) -> Op[None]:
     else:
         found, _ = yield Query(q.resume, params, fetch="one")
     if not found:
-        raise WorkflowNotFoundError(workflow_id, "resume_workflow")
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "resume_workflow")
 
 
 def _sqlite_resume(q: Queries, params: dict[str, Any]) -> Op[bool]:
@@ -624,3 +652,71 @@ def _sqlite_resume(q: Queries, params: dict[str, Any]) -> Op[bool]:
     yield Query(q.sqlite_resume, params, fetch="none")
     row = yield Query(q.sqlite_resume_exists, params, fetch="one")
     return bool(row[0])
+
+
+# -- read_stream_offset, update_workflow_attributes, set_workflow_delay, resume_workflows ---
+
+
+def read_stream_offset(q: Queries, codec: Codec, workflow_id: str, key: str, offset: int, deadline: Deadline) -> Op[Any]:
+    """The one value at ``offset``, waiting for it as ``read_stream`` waits for each value.
+
+    ``read_stream`` from ``offset``, stopped at its first value. A stream that ends (closed, or
+    its workflow finished) before reaching the offset raises StreamTimeoutError at once, as
+    DBOS's ``read_stream_offset`` does: no value will ever arrive there.
+    """
+    inner = read_stream(q, codec, workflow_id, key, offset, deadline)
+    reply: Any = None
+    error: Exception | None = None
+    try:
+        while True:
+            try:
+                action = inner.throw(error) if error is not None else inner.send(reply)
+            except StopIteration:
+                # DBOS's message too: it raises this for an ended stream as for a timeout.
+                raise DBOSStreamTimeoutError(
+                    workflow_id, key, deadline.timeout_seconds, offset, reason=f"the stream ended before offset {offset}"
+                ) from None
+            if isinstance(action, Emit):
+                return action.value
+            reply, error = None, None
+            try:
+                reply = yield action
+            except Exception as exc:  # noqa: BLE001 - the inner op translates, as it would on its own
+                error = exc
+    finally:
+        inner.close()
+
+
+def update_attributes(q: Queries, workflow_id: str, attributes: dict[str, Any] | None, merge: bool) -> Op[None]:
+    """Replace the workflow's attributes (None: JSON null, as DBOS), or merge top-level keys into them."""
+    statement, params = q.update_attributes(workflow_id, attributes, merge)
+    rows = yield Query(statement, params)
+    if not rows:
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "update_workflow_attributes")
+
+
+def set_delay(q: Queries, workflow_id: str, delay_ms: int | None, until_ms: int | None) -> Op[None]:
+    """Move a DELAYED workflow's release time; a workflow in any other status is left as it is."""
+    params = {"id": workflow_id, "delay_ms": delay_ms, "until_ms": until_ms}
+    if q.sqlite:
+        found = yield Transaction(lambda: _sqlite_update_then_exists(q, q.sqlite_set_delay, params))
+    else:
+        found, _ = yield Query(q.set_delay, params, fetch="one")
+    if not found:
+        raise DBOSNonExistentWorkflowError("target", workflow_id, "set_workflow_delay")
+
+
+def _sqlite_update_then_exists(q: Queries, statement: str, params: dict[str, Any]) -> Op[bool]:
+    yield Query(statement, params, fetch="none")
+    row = yield Query(q.sqlite_resume_exists, params, fetch="one")
+    return bool(row[0])
+
+
+def resume_many(q: Queries, workflow_ids: list[str], queue_name: str | None) -> Op[None]:
+    """Resume several workflows at once; an unknown id resumes none (as DBOS's ``resume_workflows``)."""
+    params = {"ids": workflow_ids, "queue": queue_name}
+    if q.sqlite:
+        missing = yield Transaction(lambda: _sqlite_bulk(q, params, (q.sqlite_resume_many,)))
+    else:
+        missing, _ = yield Query(q.resume_many, params, fetch="one")
+    _raise_missing(missing, "resume_workflows")

@@ -24,10 +24,10 @@ from ._sql import Queries
 from ._sql_common import INTERNAL_QUEUE, Target
 from .errors import (
     ApplicationVersionNotFoundError,
+    DBOSNonExistentWorkflowError,
     NameConflictError,
     SchemaError,
     WorkflowIdConflictError,
-    WorkflowNotFoundError,
     WorkflowStateError,
 )
 from .models import ACTIVE_STATUSES, ApplicationRowCounts, Queue, QueueRateLimit, VersionInfo
@@ -212,7 +212,7 @@ def fork(q: Queries, r: ForkRequest) -> Op[str]:
             workflow_id=r.fork_id,
         ) from None
     if not found:
-        raise WorkflowNotFoundError(r.workflow_id, "fork_workflow")
+        raise DBOSNonExistentWorkflowError("target", r.workflow_id, "fork_workflow")
     return r.fork_id
 
 
@@ -246,7 +246,7 @@ def rewind(q: Queries, r: RewindRequest) -> Op[None]:
     def body() -> Generator[Any, Any, None]:
         row = yield Query(oq.status_of, params, fetch="one")
         if row is None:
-            raise WorkflowNotFoundError(r.workflow_id, "rewind_workflow")
+            raise DBOSNonExistentWorkflowError("target", r.workflow_id, "rewind_workflow")
         status = row[0]
         if status in ACTIVE_STATUSES:
             raise WorkflowStateError(

@@ -29,10 +29,10 @@ _KNOWN_KEYS = frozenset(
         "workflow_timeout", "delay_seconds", "deduplication_id", "duplication_policy", "priority",
         "queue_partition_key", "authenticated_user", "authenticated_roles", "serialization_type",
         "class_name", "instance_name", "attributes", "application_name", "otel_context", "shard_key",
+        "reject_keyword_args",
     }
 )  # fmt: skip
 _UNSUPPORTED_KEYS = {
-    "otel_context": "trace propagation is not implemented by dbos-client",
     "shard_key": "sharded system databases are not supported by dbos-client",
 }
 
@@ -124,7 +124,10 @@ def build_enqueue(
         raise InvalidArgumentError("enqueue options need a 'queue_name'")
     workflow_name = require_text(options["workflow_name"], "workflow_name")
     queue_name = require_text(options["queue_name"], "queue_name")
-    workflow_id = optional_text(options.get("workflow_id"), "workflow_id") or new_id()
+    raw_id = options.get("workflow_id")
+    if isinstance(raw_id, str) and not raw_id.strip():  # DBOS's wording, which callers may match
+        raise InvalidArgumentError(f"Invalid workflow ID {raw_id!r}: workflow_id must be non-empty and not only whitespace")
+    workflow_id = optional_text(raw_id, "workflow_id") or new_id()
     class_name = optional_text(options.get("class_name"), "class_name")
     instance_name = optional_text(options.get("instance_name"), "instance_name")
     app_version = optional_text(options.get("app_version"), "app_version")
@@ -141,7 +144,9 @@ def build_enqueue(
     if priority is None:
         priority = 0
     elif isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= MAX_PRIORITY:
-        raise InvalidArgumentError(f"priority must be an integer from 0 (the default) to {MAX_PRIORITY}, lower runs first; got {priority!r}")
+        raise InvalidArgumentError(
+            f"Invalid priority {priority!r}: priority must be an integer from 0 (the default) to {MAX_PRIORITY}, lower runs first"
+        )
 
     timeout = check_timeout(options.get("workflow_timeout"), "workflow_timeout")
     if timeout is not None and timeout == 0:
@@ -152,27 +157,16 @@ def build_enqueue(
     if roles is not None and (not isinstance(roles, (list, tuple)) or not all(isinstance(r, str) for r in roles)):
         raise InvalidArgumentError("authenticated_roles must be a list of strings")
 
-    attributes = options.get("attributes")
-    if attributes is not None:
-        if not isinstance(attributes, Mapping):
-            raise InvalidArgumentError("attributes must be a dict")
-        try:
-            attributes = json.loads(json.dumps(attributes, allow_nan=False))
-        except (TypeError, ValueError) as exc:
-            raise InvalidArgumentError(f"attributes must be JSON-serializable: {exc}") from exc
+    attributes = check_attributes(options.get("attributes"))
+    reuse = check_reuse_policy(options.get("workflow_id_reuse_policy"))
+    dup = check_duplication_policy(options.get("duplication_policy"), dedup_id)
+    if options.get("otel_context") is not None:
+        from ._otel import attributes_with_otel_context
 
-    reuse = options.get("workflow_id_reuse_policy")
-    reuse = "return-existing" if reuse is None else reuse
-    if reuse not in ("return-existing", "reject"):
-        raise InvalidArgumentError(f"workflow_id_reuse_policy must be 'return-existing' or 'reject', got {reuse!r}")
-    dup = options.get("duplication_policy")
-    dup = "reject" if dup is None else dup
-    if dup not in ("return-existing", "reject"):
-        raise InvalidArgumentError(f"duplication_policy must be 'reject' or 'return-existing', got {dup!r}")
-    if dup == "return-existing" and dedup_id is None:
-        raise InvalidArgumentError("duplication_policy 'return-existing' needs a deduplication_id")
+        attributes = attributes_with_otel_context(attributes, options["otel_context"])
 
     tag = codec.tag_for(options.get("serialization_type"))
+    check_keyword_args(options.get("reject_keyword_args"), kwargs, tag)
     inputs = codec.encode_args(tuple(args), dict(kwargs), tag)
 
     row = {
@@ -196,6 +190,10 @@ def build_enqueue(
         "creator_xid": new_id(),
         "attributes": attributes,
         "inputs": inputs,
+        # Plain enqueues leave these as DBOS does; _schedules and _debounce set them.
+        "schedule_name": None,
+        "is_debounced": False,
+        "debounce_deadline_epoch_ms": None,
     }
     return EnqueueRequest(
         row=row,
@@ -215,7 +213,6 @@ def build_enqueue(
 # -- list_workflows filters ------------------------------------------------------------
 
 _LIST_UNSUPPORTED = {
-    "attributes": "attribute filters are not implemented by dbos-client",
     "shard_key": "sharded system databases are not supported by dbos-client",
     "parent_shard_key": "sharded system databases are not supported by dbos-client",
 }
@@ -259,6 +256,8 @@ class ListFilters:
     sort_desc: bool
     load_input: bool
     load_output: bool
+    #: Workflows whose attributes contain all these key-value pairs (Postgres jsonb ``@>``).
+    attributes: Mapping[str, Any] | None = None
 
 
 def _as_text_list(value: Any, what: str) -> tuple[str, ...]:
@@ -297,7 +296,7 @@ def _count(value: Any, what: str) -> int | None:
 
 
 _LIST_KEYS = frozenset(LIST_COLUMNS) | frozenset(LIST_TIMES) | frozenset(_LIST_UNSUPPORTED) | {
-    "limit", "offset", "sort_desc", "workflow_id_prefix", "load_input", "load_output", "queues_only",
+    "attributes", "limit", "offset", "sort_desc", "workflow_id_prefix", "load_input", "load_output", "queues_only",
     "was_forked_from", "is_fork", "has_parent",
 }  # fmt: skip
 
@@ -324,6 +323,8 @@ def build_list_filters(filters: Mapping[str, Any], *, queues_only: bool = False)
         sort_desc=bool(filters.get("sort_desc")),
         load_input=bool(filters.get("load_input", True)),
         load_output=bool(filters.get("load_output", True)),
+        # As DBOS: an empty dict filters nothing.
+        attributes=check_attributes(filters.get("attributes"), "attributes filter") or None,
     )
 
 
@@ -331,3 +332,60 @@ def check_id_list(workflow_ids: Any) -> list[str]:
     if isinstance(workflow_ids, str) or not isinstance(workflow_ids, (list, tuple)) or not workflow_ids:
         raise InvalidArgumentError("workflow_ids must be a non-empty list of workflow ids")
     return [require_text(w, "workflow id") for w in workflow_ids]
+
+
+# -- attributes, reuse and duplication policies (DBOS's rules and messages) ----------------
+
+
+def check_attributes(attributes: Any, what: str = "attributes") -> dict[str, Any] | None:
+    """A JSON object (or None), as DBOS's ``validate_workflow_attributes``; returned as plain JSON
+    values. NaN and infinities are refused: jsonb cannot hold them."""
+    if attributes is None:
+        return None
+    if not isinstance(attributes, Mapping):
+        raise InvalidArgumentError(f"Invalid workflow {what} {attributes!r}. Attributes must be a dict.")
+    try:
+        plain: dict[str, Any] = json.loads(json.dumps(dict(attributes), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"Invalid workflow {what}. Attributes must be JSON-serializable: {exc}") from exc
+    return plain
+
+
+def check_reuse_policy(reuse: Any) -> str:
+    """``workflow_id_reuse_policy``: None means DBOS's default, "return-existing"."""
+    if reuse is None:
+        return "return-existing"
+    if reuse not in ("return-existing", "reject"):
+        raise InvalidArgumentError(
+            f"Invalid workflow_id_reuse_policy {reuse}. Must be either 'return-existing' or 'reject'."
+        )
+    return str(reuse)
+
+
+def check_duplication_policy(dup: Any, deduplication_id: str | None) -> str:
+    """``duplication_policy``: None means DBOS's default, "reject"; "return-existing" needs a deduplication_id."""
+    if dup is None:
+        return "reject"
+    if dup not in ("return-existing", "reject"):
+        raise InvalidArgumentError(f"Invalid duplication_policy {dup}. Must be either 'reject' or 'return-existing'.")
+    if dup == "return-existing" and deduplication_id is None:
+        raise InvalidArgumentError("duplication_policy 'return-existing' requires a deduplication_id.")
+    return str(dup)
+
+def check_keyword_args(reject: Any, kwargs: Mapping[str, Any], tag: str) -> None:
+    """``reject_keyword_args``: refuse keyword arguments a non-Python runtime would drop.
+
+    Portable JSON stores them as ``namedArgs``; the DBOS TypeScript runtime reads only
+    ``positionalArgs`` and silently drops them. With ``reject_keyword_args=True`` an enqueue
+    with keyword arguments fails before anything is written, whatever the format.
+    """
+    if reject is None or reject is False:
+        return
+    if reject is not True:
+        raise InvalidArgumentError(f"reject_keyword_args must be True or False, got {reject!r}")
+    if kwargs:
+        names = ", ".join(sorted(map(repr, kwargs)))
+        where = " (portable JSON writes them as namedArgs, which the DBOS TypeScript runtime ignores)" if tag == "portable_json" else ""
+        raise InvalidArgumentError(
+            f"reject_keyword_args is set, but keyword arguments {names} were given{where}; pass them positionally"
+        )

@@ -1,8 +1,10 @@
 """Encode and decode values exactly as the DBOS runtime stores them. Pure: no I/O.
 
-Three formats, named by the ``serialization`` column:
+Four formats, named by the ``serialization`` column:
   * ``py_pickle``: base64 of ``pickle.dumps`` (the DBOS Python default);
   * ``portable_json``: compact JSON of a restricted value space, readable by every SDK;
+    NaN and Infinity are refused (they are not JSON: the TypeScript runtime cannot parse them);
+  * ``js_superjson``: what a DBOS TypeScript app writes by default; read only (``_superjson.py``);
   * anything else: a user ``Serializer`` whose ``name()`` matches the tag.
 Every read honours the row's own tag; a NULL tag means "the configured serializer".
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import base64
 import enum
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,9 +22,11 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Union
 
+from . import _superjson
 from .errors import InvalidArgumentError, SerializationError
 
 PICKLE = "py_pickle"
+SUPERJSON = _superjson.SUPERJSON
 PORTABLE = "portable_json"
 
 #: What ``close_stream`` appends; always written as portable JSON.
@@ -66,11 +71,12 @@ class PortableJSONSerializer(Serializer):
     """Language-neutral JSON, tagged ``portable_json``.
 
     datetime becomes an RFC 3339 UTC string with milliseconds, date an ISO date, Decimal a
-    string, tuple and set a list; dict keys must be strings; other types are refused.
+    string, tuple and set a list; dict keys must be strings; NaN and Infinity (which JSON
+    cannot express) and other types are refused.
     """
 
     def serialize(self, data: Any) -> str:
-        return json.dumps(_portableify(data), separators=(",", ":"), ensure_ascii=False)
+        return _portable_text(_portableify(data, "value"))
 
     def deserialize(self, serialized_data: str) -> Any:
         return json.loads(serialized_data)
@@ -104,7 +110,17 @@ def _to_rfc3339_utc(value: datetime) -> str:
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _portableify(value: Any) -> Any:
+def _portable_text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _portableify(value: Any, path: str) -> Any:
+    """``value`` in portable JSON's value space; ``path`` names it in errors (``args[0]['x']``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise TypeError(
+            f"{path} is {value!r}: portable JSON has no NaN or Infinity (JSON cannot express them, "
+            "and other runtimes fail to parse them); send None or a string instead"
+        )
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, datetime):
@@ -114,15 +130,15 @@ def _portableify(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [_portableify(v) for v in value]
+        return [_portableify(v, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise TypeError(f"portable JSON needs string dict keys, got {type(k).__name__}")
-            out[k] = _portableify(v)
+                raise TypeError(f"portable JSON needs string dict keys, got {type(k).__name__} in {path}")
+            out[k] = _portableify(v, f"{path}[{k!r}]")
         return out
-    raise TypeError(f"a value of type {type(value).__name__} cannot be written as portable JSON")
+    raise TypeError(f"{path} is of type {type(value).__name__}, which portable JSON cannot express")
 
 
 _PICKLE_SERIALIZER = DefaultSerializer()
@@ -169,14 +185,18 @@ class Codec:
             return _PICKLE_SERIALIZER
         if tag is None or tag == self.default_tag:
             return self.serializer
+        if tag == SUPERJSON:
+            return _SUPERJSON_READER
         raise SerializationError(
-            f"values tagged {tag!r} need a serializer of that name; this client has {self.default_tag!r}",
+            f"Serialization {tag} is not available: values tagged {tag!r} need a serializer of that name; "
+            f"this client has {self.default_tag!r}",
             serialization=tag,
         )
 
     def encode(self, value: Any, tag: str, what: str = "value") -> str:
         try:
-            text = self._for_tag(tag).serialize(value)
+            # Portable JSON's own check names the place of a bad value: message['x'], args[0].
+            text = _portable_text(_portableify(value, what)) if tag == PORTABLE else self._for_tag(tag).serialize(value)
         except SerializationError:
             raise
         except Exception as exc:
@@ -188,11 +208,15 @@ class Codec:
             raise SerializationError(f"the serialized {what} contains a NUL character, which Postgres text cannot store")
         return text
 
-    def decode(self, text: str | None, tag: str | None, what: str = "value") -> Any:
+    def decode(self, text: str | None, tag: str | None, what: str = "value", notes: list[str] | None = None) -> Any:
+        """The stored value; a lossy ``js_superjson`` mapping is appended to ``notes`` (see ``report_notes``)."""
         if text is None:
             return None
         try:
-            return self._for_tag(tag).deserialize(text)
+            serializer = self._for_tag(tag)
+            if serializer is _SUPERJSON_READER:
+                return _superjson.decode(text, notes)
+            return serializer.deserialize(text)
         except SerializationError:
             raise
         except Exception as exc:
@@ -204,22 +228,31 @@ class Codec:
     def encode_args(self, args: tuple[Any, ...], kwargs: dict[str, Any], tag: str) -> str:
         """Workflow inputs in the shape the runtime reads for this tag."""
         if tag == PORTABLE:
-            return self.encode({"namedArgs": kwargs, "positionalArgs": list(args)}, tag, "workflow arguments")
+            # Checked apart, so an error names args[i] or kwargs['k'].
+            try:
+                value = {"namedArgs": _portableify(kwargs, "kwargs"), "positionalArgs": _portableify(list(args), "args")}
+            except (TypeError, ValueError) as exc:
+                raise SerializationError(f"cannot serialize the workflow arguments as {tag}: {exc}", serialization=tag) from exc
+            return self.encode(value, tag, "workflow arguments")
         return self.encode({"args": tuple(args), "kwargs": kwargs}, tag, "workflow arguments")
 
-    def decode_args(self, text: str | None, tag: str | None) -> dict[str, Any] | None:
+    def decode_args(self, text: str | None, tag: str | None, notes: list[str] | None = None) -> dict[str, Any] | None:
         """``{"args": tuple, "kwargs": dict}`` whatever the stored shape."""
-        value = self.decode(text, tag, "workflow arguments")
+        value = self.decode(text, tag, "workflow arguments", notes)
         if value is None:
             return None
+        if self._for_tag(tag) is _SUPERJSON_READER:
+            return {"args": tuple(value) if isinstance(value, list) else (value,), "kwargs": {}}
         if (tag or self.default_tag) == PORTABLE:
             return {"args": tuple(value.get("positionalArgs") or []), "kwargs": value.get("namedArgs") or {}}
         return {"args": tuple(value.get("args") or ()), "kwargs": value.get("kwargs") or {}}
 
-    def decode_error(self, text: str | None, tag: str | None) -> BaseException | None:
+    def decode_error(self, text: str | None, tag: str | None, notes: list[str] | None = None) -> BaseException | None:
         """The workflow's exception, as the runtime would re-raise it."""
         if text is None:
             return None
+        if self._for_tag(tag) is _SUPERJSON_READER:
+            return _superjson.error_from_record(self.decode(text, tag, "workflow error", notes), notes)
         if (tag or self.default_tag) == PORTABLE:
             data = self.decode(text, tag, "workflow error")
             if not isinstance(data, dict):
@@ -231,6 +264,26 @@ class Codec:
         if not isinstance(value, BaseException):
             raise SerializationError(f"the stored workflow error is a {type(value).__name__}, not an exception")
         return value
+
+
+class _SuperJSONReader(Serializer):
+    """``js_superjson`` values are read (``_superjson.decode``), never written."""
+
+    def serialize(self, data: Any) -> str:
+        raise SerializationError(
+            "this client does not write js_superjson: use serialization_type='portable', which a "
+            "DBOS TypeScript app reads",
+            serialization=SUPERJSON,
+        )
+
+    def deserialize(self, serialized_data: str) -> Any:
+        return _superjson.decode(serialized_data)
+
+    def name(self) -> str:
+        return SUPERJSON
+
+
+_SUPERJSON_READER = _SuperJSONReader()
 
 
 def is_stream_closed(value: Any) -> bool:

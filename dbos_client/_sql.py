@@ -17,6 +17,7 @@ import json
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from . import _sql_bulk as bulk
 from . import _sql_reads as reads
 from . import _sql_waits as waits
 from . import _sql_writes as writes
@@ -29,14 +30,15 @@ if TYPE_CHECKING:
 __all__ = ["INTERNAL_QUEUE", "NOW_MS", "NULL_TOPIC", "STREAM_BATCH", "Queries"]
 
 #: Statements of each dialect only (the rest serve both).
-_PG_ONLY = ("enqueue", "cancel", "delete", "resume")
+_PG_ONLY = ("enqueue", "cancel", "delete", "resume", "enqueue_bulk", "resume_many")
 _SQLITE_ONLY = (
     "sqlite_enqueue_insert", "sqlite_enqueue_inputs", "sqlite_queue_known", "sqlite_missing",
-    "sqlite_cancel", "sqlite_delete", "sqlite_resume", "sqlite_resume_exists",
+    "sqlite_cancel", "sqlite_delete", "sqlite_resume", "sqlite_resume_exists", "sqlite_resume_many",
 )  # fmt: skip
 _SHARED = (
     "find_existing", "find_deduplicated", "send", "get_event_value", "get_event", "get_all_events",
     "read_stream", "ready_waits", "get_status", "get_result", "exists", "list_steps",
+    "send_bulk", "fork_descendants", "first_finished", "workflow_states",
 )  # fmt: skip
 
 
@@ -118,9 +120,10 @@ class Queries:
         return self._t.render(statement), params
 
     def json_param(self, value: Any) -> Any:
-        """A JSON document as this database stores it: jsonb in Postgres, text in SQLite."""
+        """A JSON document as this database stores it: jsonb in Postgres, text in SQLite. None is
+        JSON ``null``, not SQL NULL, as DBOS (SQLAlchemy's JSON type) stores a missing value."""
         if self.sqlite:
-            return None if value is None else json.dumps(value)
+            return json.dumps(value)
         from psycopg.types.json import Jsonb
 
         return Jsonb(value)
@@ -191,6 +194,35 @@ class Queries:
         self._only("sqlite_resume_exists", sqlite=True)
         return self._t.render(writes.sqlite_resume_exists(self._t))
 
+    # -- bulk writes and fan-out waits (``_sql_bulk``) ------------------------------------
+
+    @cached_property
+    def send_bulk(self) -> str:
+        """Postgres: every message in one INSERT from arrays; SQLite: ``send`` (run with executemany)."""
+        return self.send if self.sqlite else self._t.render(bulk.pg_send_bulk(self._t))
+
+    @cached_property
+    def enqueue_bulk(self) -> str:
+        self._only("enqueue_bulk", sqlite=False)
+        return self._t.render(bulk.pg_enqueue_bulk(self._t))
+
+    @cached_property
+    def enqueue_bulk_fields(self) -> tuple[str, ...]:
+        return bulk.pg_enqueue_bulk_fields(self._t)
+
+    @cached_property
+    def fork_descendants(self) -> str | None:
+        statement = bulk.fork_descendants(self._t)
+        return None if statement is None else self._t.render(statement)
+
+    @cached_property
+    def first_finished(self) -> str:
+        return self._t.render(bulk.first_finished(self._t))
+
+    @cached_property
+    def workflow_states(self) -> str:
+        return self._t.render(bulk.workflow_states(self._t))
+
     # -- all of them --------------------------------------------------------------------
 
     def statements(self) -> dict[str, str]:
@@ -206,3 +238,30 @@ class Queries:
             elif value is not None:
                 found[name] = value
         return found
+
+    # -- update_workflow_attributes, set_workflow_delay, resume_workflows -----------------
+
+    def update_attributes(self, workflow_id: str, attributes: Any, merge: bool) -> tuple[str, dict[str, Any]]:
+        """The statement and parameters for one update (a merge's keys vary per call). Rows: one if updated."""
+        statement, params = writes.update_attributes(self._t, attributes, merge)
+        return self._t.render(statement), {**params, "id": workflow_id}
+
+    @cached_property
+    def set_delay(self) -> str:
+        self._only("set_delay", sqlite=False)
+        return self._t.render(writes.pg_set_delay(self._t))
+
+    @cached_property
+    def sqlite_set_delay(self) -> str:
+        self._only("sqlite_set_delay", sqlite=True)
+        return self._t.render(writes.sqlite_set_delay(self._t))
+
+    @cached_property
+    def resume_many(self) -> str:
+        self._only("resume_many", sqlite=False)
+        return self._t.render(writes.pg_resume_many(self._t))
+
+    @cached_property
+    def sqlite_resume_many(self) -> str:
+        self._only("sqlite_resume_many", sqlite=True)
+        return self._t.render(writes.sqlite_resume_many(self._t))

@@ -7,6 +7,7 @@ Columns a schema lacks read as NULL, so a statement's row shape never varies.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
@@ -193,6 +194,18 @@ def list_workflows(t: Target, f: ListFilters) -> tuple[sql.Composed, dict[str, A
             need(flag, column)
             clause = sql.SQL(when_true)
             where.append(clause if f.flags[flag] else sql.SQL("NOT ({})").format(clause))
+    if f.attributes:
+        if t.sqlite:
+            # As DBOS: SQLite's JSON functions cannot reproduce jsonb containment faithfully.
+            from .errors import InvalidArgumentError
+
+            raise InvalidArgumentError(
+                "Filtering workflows by attributes is not supported on SQLite. "
+                "Use a Postgres system database to filter by attributes."
+            )
+        need("attributes", "attributes")
+        where.append(sql.SQL("w.attributes @> %(attributes)s::jsonb"))
+        params["attributes"] = json.dumps(f.attributes)
     if f.queues_only:
         where.append(sql.SQL("w.queue_name IS NOT NULL"))
         if "status" not in f.values:

@@ -2,7 +2,9 @@
 
 Parameters: ``ew``/``ek`` (event waits' workflow ids and keys), ``sw``/``sk``/``so``
 (stream waits' ids, keys and next offsets), ``rw`` (result waits' ids). Rows:
-``(kind, workflow_id, key, notifiable)`` for each wait that is ready. ``notifiable``
+``(kind, workflow_id, key, notifiable)`` for each wait that is ready. ``fw`` (the
+workflows of ``wait_first``/``wait_all`` waits) gives a ``'first'`` row for each of
+them that exists and has finished. ``notifiable``
 says whether what was found is something a NOTIFY announces (a value) rather than
 something it never does (a finished workflow): only the former is a missed notification.
 """
@@ -54,6 +56,16 @@ def ready_waits(t: Target) -> sql.Composed:
         "{stream_part}"
         " UNION ALL SELECT 'result', rs.w, NULL, false FROM {rs_src}"
         " WHERE NOT EXISTS (SELECT 1 FROM {s}.workflow_status AS w WHERE w.workflow_uuid = rs.w AND w.status IN {active})"
+        " UNION ALL SELECT 'first', f.workflow_uuid, NULL, false FROM {s}.workflow_status AS f"
+        " WHERE f.workflow_uuid IN {fw_src} AND f.status NOT IN {active}"
     ).format(
-        s=s, stream_part=stream_part, active=active, final=status_in(FINAL_STATUSES), ev_src=ev_src, rs_src=rs_src
+        s=s, stream_part=stream_part, active=active, final=status_in(FINAL_STATUSES), ev_src=ev_src, rs_src=rs_src,
+        fw_src=_first_source(t),
     )
+
+
+def _first_source(t: Target) -> sql.Composable:
+    """The ids of the ``first`` waits, as a list ``IN`` can take (an index lookup each)."""
+    if t.sqlite:
+        return sql.SQL("(SELECT value FROM json_each(%(fw)s))")
+    return sql.SQL("(SELECT unnest(%(fw)s::text[]))")

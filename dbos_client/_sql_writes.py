@@ -8,6 +8,9 @@ serve one dialect; the others serve both.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from psycopg import sql
 
 from ._sql_common import INTERNAL_QUEUE, Target, idents, status_in
@@ -25,6 +28,8 @@ def enqueue_columns(t: Target) -> tuple[str, ...]:
         "workflow_timeout_ms", "authenticated_user", "authenticated_roles",
     ]  # fmt: skip
     columns += [c for c in ("serialization", "application_name", "queue_partition_key", "creator_xid", "attributes") if t.ws_has(c)]
+    # Set by scheduled and debounced enqueues (_schedules, _debounce); plain ones write their defaults.
+    columns += [c for c in ("schedule_name", "is_debounced", "debounce_deadline_epoch_ms") if t.ws_has(c)]
     if not t.v3:
         columns.append("inputs")
     return tuple(columns)
@@ -255,3 +260,97 @@ def sqlite_resume(t: Target) -> sql.Composed:
 
 def sqlite_resume_exists(t: Target) -> sql.Composed:
     return sql.SQL("SELECT EXISTS (SELECT 1 FROM {s}.workflow_status WHERE workflow_uuid = %(id)s)").format(s=t.s)
+
+
+# -- update_workflow_attributes, set_workflow_delay, resume_workflows ---------------------
+
+#: Key-value pairs per SQLite json_set call (its argument count is bounded); more nest.
+SQLITE_JSON_SET_PAIRS = 50
+
+
+def _need(t: Target, column: str, call: str) -> None:
+    if not t.ws_has(column):
+        from .errors import SchemaError
+
+        raise SchemaError(f"{call} needs workflow_status.{column}, which {t.info.describe()} lacks")
+
+
+def update_attributes(
+    t: Target, attributes: dict[str, Any] | None, merge: bool
+) -> tuple[sql.Composed, dict[str, Any]]:
+    """Params %(id)s and the value; rows: one per updated workflow (none: no such workflow).
+
+    As DBOS: a replace stores the JSON document (None is JSON null); a merge sets the given
+    top-level keys on the stored object (anything else stored counts as ``{}``), atomically:
+    jsonb ``||`` in Postgres, ``json_set`` in SQLite (minified text, as DBOS's json_set leaves it).
+    """
+    _need(t, "attributes", "update_workflow_attributes")
+    params: dict[str, Any] = {}
+    value: sql.Composable
+    if not merge:
+        value = sql.SQL("%(attributes)s") if t.sqlite else sql.SQL("%(attributes)s::jsonb")
+        params["attributes"] = json.dumps(attributes)
+    elif not t.sqlite:
+        value = sql.SQL(
+            "(CASE WHEN jsonb_typeof(attributes) = 'object' THEN attributes ELSE '{}'::jsonb END) || %(attributes)s::jsonb"
+        )
+        params["attributes"] = json.dumps(attributes)
+    else:
+        value = sql.SQL("(CASE WHEN json_type(attributes) = 'object' THEN attributes ELSE '{}' END)")
+        pairs = list((attributes or {}).items())
+        for start in range(0, len(pairs), SQLITE_JSON_SET_PAIRS):
+            args: list[sql.Composable] = [value]
+            for i, (key, item) in enumerate(pairs[start : start + SQLITE_JSON_SET_PAIRS], start):
+                args.append(sql.SQL("%(k{})s, json(%(v{})s)").format(sql.SQL(str(i)), sql.SQL(str(i))))
+                params[f"k{i}"] = f"$.{json.dumps(key)}"
+                params[f"v{i}"] = json.dumps(item)
+            value = sql.SQL("json_set({})").format(sql.SQL(", ").join(args))
+    statement = sql.SQL(
+        "UPDATE {s}.workflow_status SET attributes = {value}, updated_at = {now} WHERE workflow_uuid = %(id)s RETURNING 1"
+    ).format(s=t.s, value=value, now=t.now_ms)
+    return statement, params
+
+
+def _delay_sets(t: Target) -> sql.Composed:
+    return sql.SQL("delay_until_epoch_ms = COALESCE({until}, {now} + {delay}), updated_at = {now}").format(
+        until=t.cast("%(until_ms)s", "bigint"), delay=t.cast("%(delay_ms)s", "bigint"), now=t.now_ms
+    )
+
+
+def _delayed_only() -> sql.Composed:
+    return sql.SQL("status = {}").format(sql.Literal(_S.DELAYED))
+
+
+def pg_set_delay(t: Target) -> sql.Composed:
+    """Params %(id)s, %(until_ms)s or %(delay_ms)s (from the database's clock). Row: exists, rows updated."""
+    _need(t, "delay_until_epoch_ms", "set_workflow_delay")
+    return sql.SQL(
+        "WITH upd AS (UPDATE {s}.workflow_status SET {sets} WHERE workflow_uuid = %(id)s AND {delayed} RETURNING 1)"
+        " SELECT EXISTS (SELECT 1 FROM {s}.workflow_status WHERE workflow_uuid = %(id)s), (SELECT count(*) FROM upd)"
+    ).format(s=t.s, sets=_delay_sets(t), delayed=_delayed_only())
+
+
+def sqlite_set_delay(t: Target) -> sql.Composed:
+    _need(t, "delay_until_epoch_ms", "set_workflow_delay")
+    return sql.SQL("UPDATE {s}.workflow_status SET {sets} WHERE workflow_uuid = %(id)s AND {delayed}").format(
+        s=t.s, sets=_delay_sets(t), delayed=_delayed_only()
+    )
+
+
+def pg_resume_many(t: Target) -> sql.Composed:
+    """Params %(ids)s, %(queue)s. Row: missing ids (then nothing changed), rows updated."""
+    return sql.SQL(
+        "WITH given AS (SELECT unnest(%(ids)s::text[]) AS workflow_uuid),"
+        " missing AS (SELECT g.workflow_uuid FROM given AS g WHERE NOT EXISTS"
+        " (SELECT 1 FROM {s}.workflow_status AS w WHERE w.workflow_uuid = g.workflow_uuid)),"
+        " upd AS (UPDATE {s}.workflow_status SET {sets} WHERE workflow_uuid IN (SELECT workflow_uuid FROM given)"
+        " AND NOT EXISTS (SELECT 1 FROM missing) AND {not_final} RETURNING 1)"
+        " SELECT ARRAY(SELECT workflow_uuid FROM missing), (SELECT count(*) FROM upd)"
+    ).format(s=t.s, sets=sql.SQL(", ").join(_resume_sets(t)), not_final=_not_final())
+
+
+def sqlite_resume_many(t: Target) -> sql.Composed:
+    """After ``sqlite_missing`` found every id: resume them. Params %(ids)s (JSON text), %(queue)s."""
+    return sql.SQL(
+        "UPDATE {s}.workflow_status SET {sets} WHERE workflow_uuid IN (SELECT value FROM json_each(%(ids)s)) AND {not_final}"
+    ).format(s=t.s, sets=sql.SQL(", ").join(_resume_sets(t)), not_final=_not_final())

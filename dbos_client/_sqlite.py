@@ -171,6 +171,8 @@ def run_statement(conn: sqlite3.Connection, query: Query, where: str) -> Any:
     # Queries(dialect="sqlite") renders its statements once; only one-off ones (the
     # migration-version query) still arrive composable.
     text = render(query.statement) if isinstance(query.statement, sql.Composable) else query.statement
+    if query.many:
+        return _run_many(conn, query, text, where)
     try:
         cur = conn.execute(text, bind(query.params))
         if query.fetch == "none":
@@ -187,6 +189,21 @@ def run_statement(conn: sqlite3.Connection, query: Query, where: str) -> Any:
     if query.fetch == "one":
         return rows[0] if rows else None
     return rows
+
+
+def _run_many(conn: sqlite3.Connection, query: Query, text: str, where: str) -> Any:
+    """A ``many`` Query (a write that returns no rows): ``executemany``, one statement per set."""
+    if query.fetch != "none":
+        raise ValueError("a many Query returns no rows on SQLite")
+    try:
+        conn.executemany(text, [bind(p) for p in query.params])
+    except sqlite3.IntegrityError as exc:
+        raise _constraint(exc) from exc
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc) or "no such column" in str(exc):
+            raise SchemaError(f"the DBOS tables in {where} changed under this client ({exc})") from exc
+        raise
+    return None
 
 
 def run_on_connection(conn: sqlite3.Connection, op: Op[T]) -> T:

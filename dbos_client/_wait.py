@@ -24,13 +24,16 @@ class Check:
 
     * ``event``: the key has a value, or the workflow finished (it never will then);
     * ``stream``: a value exists at ``offset``, or the workflow is no longer active;
-    * ``result``: the workflow is no longer active (completion is never notified).
+    * ``result``: the workflow is no longer active (completion is never notified);
+    * ``first``: one of ``workflow_ids`` exists and is no longer active (``wait_first``,
+      ``wait_all``; never notified). A workflow that does not exist never satisfies it.
     """
 
-    kind: Literal["event", "stream", "result"]
+    kind: Literal["event", "stream", "result", "first"]
     workflow_id: str
     key: str | None = None
     offset: int | None = None
+    workflow_ids: tuple[str, ...] = ()
 
     @property
     def channel(self) -> str | None:

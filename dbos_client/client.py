@@ -16,12 +16,19 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Concatenate, Literal, TypeVar
 
 import psycopg
 from typing_extensions import ParamSpec, Unpack
 
-from . import _calls, _calls_operator, _ops
+from . import (
+    _calls,
+    _calls_operator,
+    _ops,
+    _outbox,
+    _schedules,
+)
 from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
 from ._hub import Waiter, WaitHub
 from ._ops import Emit, NeedQueries, Op, Query, Subscribe, Transaction, Wait
@@ -34,11 +41,15 @@ from ._txn import fetch
 from .client_async import AsyncDBOSClient
 from .models import (
     ApplicationRowCounts,
+    ClientScheduleInput,
+    EnqueueItem,
     EnqueueOptions,
     ListWorkflowsFilters,
     Queue,
     QueueRateLimit,
+    SendMessage,
     VersionInfo,
+    WorkflowSchedule,
     WorkflowStatus,
 )
 
@@ -226,12 +237,20 @@ class DBOSClient(ClientBase):
 
         Args:
             options: DBOS's ``EnqueueOptions`` keys; ``workflow_name`` and ``queue_name``
-                are required. ``serialization_type='portable'`` writes portable JSON.
-            *args, **kwargs: the workflow's arguments.
+                are required. ``serialization_type='portable'`` writes portable JSON, which
+                every DBOS runtime reads (a TypeScript app's included); NaN and Infinity,
+                which JSON cannot express, are refused. ``reject_keyword_args=True`` (this
+                client's own key) refuses keyword arguments.
+            *args, **kwargs: the workflow's arguments. In portable JSON keyword arguments
+                are written as ``namedArgs``: a Python runtime passes them, but the DBOS
+                TypeScript runtime reads only ``positionalArgs`` and silently drops them.
+                Pass a TypeScript workflow's arguments positionally (or set
+                ``reject_keyword_args``).
 
         Raises:
-            InvalidArgumentError: a bad option.
-            SerializationError: an argument the chosen format cannot serialize.
+            InvalidArgumentError: a bad option; keyword arguments with ``reject_keyword_args``.
+            SerializationError: an argument the chosen format cannot serialize (NaN or
+                Infinity in portable JSON, named by its place: ``args[0]['x']``).
             WorkflowIdConflictError: the id belongs to a different workflow.
             DeduplicatedError: the queue already has this deduplication id.
         """
@@ -251,7 +270,8 @@ class DBOSClient(ClientBase):
         Raises:
             WorkflowNotFoundError: no workflow has ``destination_id``.
             InvalidArgumentError: a bad id, topic or key.
-            SerializationError: a message the chosen format cannot serialize.
+            SerializationError: a message the chosen format cannot serialize (in portable
+                JSON: NaN or Infinity anywhere in it), before anything is written.
         """
         self._warn_in_event_loop("send", "send_async")
         self._run(_calls.send(self._core, destination_id, message, topic, idempotency_key, serialization_type))
@@ -550,6 +570,282 @@ class DBOSClient(ClientBase):
         self._warn_in_event_loop("rename_application", "rename_application_async")
         return self._run(_calls_operator.rename(self._core, old_name, new_name, batch_size, adopt_unclaimed_rows))
 
+    # -- bulk calls and fan-out waits (ops in _bulk) -----------------------------------
+
+    def send_bulk(
+        self, messages: list[SendMessage], *, serialization_type: FormatChoice = None, send_to_forks: bool = False
+    ) -> None:
+        """Send many messages in one transaction: all of them are delivered, or none.
+
+        ``dbos.DBOSClient.send_bulk``: each message is a ``SendMessage`` (ours or DBOS's:
+        ``destination_id``, ``message``, ``topic``, ``idempotency_key``). An idempotency key is
+        scoped to its destination, as in ``send``. With ``send_to_forks``, every message also
+        goes to each workflow recursively forked from its destination (found in the same
+        transaction). Never waits. Every message is checked and serialized first; then
+        Postgres takes them all in one INSERT (one round trip for any count), SQLite in one
+        ``BEGIN IMMEDIATE`` transaction. An empty list does nothing.
+
+        Raises:
+            WorkflowNotFoundError: a destination does not exist (named); nothing was sent.
+            InvalidArgumentError: a bad message, an idempotency key given twice, a shard key.
+            SerializationError: a message the chosen format cannot serialize.
+        """
+        self._warn_in_event_loop("send_bulk", "send_bulk_async")
+        self._run(_calls.send_bulk(self._core, messages, serialization_type, send_to_forks))
+
+    def enqueue_bulk(self, items: list[EnqueueItem]) -> list[WorkflowHandle[Any]]:
+        """Enqueue many workflows in one transaction (this client's extension); their handles, in order.
+
+        Each item is ``EnqueueItem(options, args, kwargs)`` (or that tuple): what ``enqueue``
+        takes. All are checked and serialized before anything is written; then the inserts
+        run pipelined in one transaction (Postgres: one round trip per batch, not per
+        workflow; SQLite: one ``BEGIN IMMEDIATE``). Either every workflow is enqueued, or
+        none. An id that exists with the same function is attached to, as in ``enqueue``.
+
+        Raises:
+            InvalidArgumentError: a bad item or option, the same workflow id twice, or
+                ``duplication_policy='return-existing'`` (not supported in a batch).
+            WorkflowIdConflictError: an id belongs to a different workflow; nothing enqueued.
+            DeduplicatedError: a deduplication id is taken on its queue; nothing enqueued.
+            SerializationError: an argument the chosen format cannot serialize.
+        """
+        self._warn_in_event_loop("enqueue_bulk", "enqueue_bulk_async")
+        return [WorkflowHandle(self, wid) for wid in self._run(_calls.enqueue_bulk(self._core, items))]
+
+    def wait_first(
+        self, handles: list[WorkflowHandle[Any]], *, polling_interval_sec: float = 1.0,
+        timeout_seconds: float | None = None,
+    ) -> WorkflowHandle[Any]:
+        """Block until one of the workflows has finished; return its handle (the object given).
+
+        ``dbos.DBOSClient.wait_first``: finished means no longer PENDING, ENQUEUED or
+        DELAYED (CANCELLED counts); if several have, the earliest to finish is returned. An
+        id with no workflow never finishes. One read, then the client's shared poller checks
+        every handle in its one query per tick (``PollPolicy.interval_seconds``), however
+        many handles and waiting calls there are. ``polling_interval_sec`` is DBOS's:
+        accepted and checked, the shared poller's schedule applies. ``timeout_seconds``
+        (ours; None: no limit, as DBOS) bounds the wait.
+
+        Raises:
+            InvalidArgumentError (a ValueError): no handles, or the same workflow twice.
+            WaitTimeoutError: ``timeout_seconds`` passed first.
+        """
+        self._warn_in_event_loop("wait_first", "wait_first_async")
+        by_id = _calls.wait_handles(handles)
+        return by_id[self._run(_calls.wait_first(self._core, list(by_id), timeout_seconds, polling_interval_sec))]  # type: ignore[no-any-return]
+
+    def wait_all(
+        self, handles: list[WorkflowHandle[Any]], *, polling_interval_sec: float = 1.0,
+        timeout_seconds: float | None = None,
+    ) -> list[WorkflowHandle[Any]]:
+        """Block until every workflow has finished (this client's extension); the handles, in order.
+
+        Finished as in ``wait_first``. Same cost: one read, then the shared poller's one
+        query per tick for all of them; each wake-up (one of them finished) re-reads only
+        those still running. Then ``get_result()`` on each handle returns at once.
+
+        Raises:
+            InvalidArgumentError (a ValueError): no handles, or the same workflow twice.
+            WorkflowNotFoundError: a handle's workflow does not exist.
+            WaitTimeoutError: ``timeout_seconds`` passed first (``workflow_ids``: those still running).
+        """
+        self._warn_in_event_loop("wait_all", "wait_all_async")
+        by_id = _calls.wait_handles(handles)
+        self._run(_calls.wait_all(self._core, list(by_id), timeout_seconds, polling_interval_sec))
+        return list(by_id.values())
+
+    # -- the transactional outbox: writes in a transaction the caller owns ------------
+
+    def enqueue_in_transaction(
+        self, conn_or_session: Any, options: EnqueueOptions, *args: Any, **kwargs: Any
+    ) -> WorkflowHandle[Any]:
+        """``enqueue`` inside the caller's open transaction on the system database.
+
+        The workflow exists exactly when the caller commits: invisible to everyone
+        (the runtime included) until then, gone on rollback. The handle is usable once
+        the transaction commits. ``conn_or_session`` is a psycopg ``Connection``, a
+        ``sqlite3.Connection``, or a SQLAlchemy ``Connection`` or ``Session``, on the
+        system database; it is used as it is (no BEGIN or COMMIT of ours, no retry) and
+        blocks as long as the caller's statements do (a row lock held by another
+        transaction). The first call of a client also reads the schema through its own pool.
+
+        Raises what ``enqueue`` raises; after a refusal (``DeduplicatedError``, undone
+        under a savepoint, or ``WorkflowIdConflictError``, which wrote nothing) the
+        caller's transaction stays usable. ``InvalidArgumentError``: the connection is
+        not one of those, or ``duplication_policy='return-existing'`` (use ``enqueue``).
+        One statement on Postgres (three with a deduplication id: the savepoint's).
+        """
+        make = _outbox.enqueue_in_transaction(self._core, options, args, kwargs)
+        workflow_id = self._run_outbox(make, conn_or_session, "enqueue_in_transaction")
+        return WorkflowHandle(self, workflow_id)
+
+    def send_in_transaction(
+        self, conn_or_session: Any, destination_id: str, message: Any, topic: str | None = None,
+        idempotency_key: str | None = None, *, serialization_type: FormatChoice = None,
+        send_to_forks: bool = False, shard_key: str | None = None,
+    ) -> None:  # fmt: skip
+        """``send`` inside the caller's open transaction: the workflow can receive the
+        message once the caller commits, never if it rolls back. Same connections and
+        blocking as ``enqueue_in_transaction``.
+
+        ``send_to_forks`` also delivers it to every workflow recursively forked from the
+        destination. ``shard_key`` must be None (no sharded databases here).
+
+        Raises:
+            WorkflowNotFoundError: no workflow has ``destination_id`` (the caller's
+                transaction stays usable).
+            InvalidArgumentError: a bad argument or connection.
+            SerializationError: a message the chosen format cannot serialize.
+        """
+        make = _outbox.send_in_transaction(
+            self._core, destination_id, message, topic, idempotency_key, serialization_type, send_to_forks, shard_key
+        )
+        self._run_outbox(make, conn_or_session, "send_in_transaction")
+
+    def send_bulk_in_transaction(
+        self, conn_or_session: Any, messages: list[Any], *, serialization_type: FormatChoice = None,
+        send_to_forks: bool = False,
+    ) -> None:  # fmt: skip
+        """Send many messages inside the caller's open transaction: all of them are
+        delivered when it commits, none if it rolls back (or if one destination does not
+        exist). ``messages``: ``SendMessage`` objects (DBOS's or any object with
+        ``destination_id``, ``message``, ``topic``, ``idempotency_key``) or dicts of those
+        keys. One statement per recipient; same connections as ``enqueue_in_transaction``.
+
+        Raises:
+            WorkflowNotFoundError: a destination does not exist.
+            InvalidArgumentError: a bad message, duplicate idempotency keys, a bad connection.
+        """
+        make = _outbox.send_bulk_in_transaction(self._core, messages, serialization_type, send_to_forks)
+        self._run_outbox(make, conn_or_session, "send_bulk_in_transaction")
+
+    def _run_outbox(self, make: Callable[[Queries], Op[T]], conn: Any, call: str) -> T:
+        """The schema's statements through our pool, then ``make(q)`` on the caller's connection."""
+        from ._txn import check_callers_connection, run_on_callers_connection
+
+        self._check_open()
+        check_callers_connection(conn, call, asynchronous=False)
+        return run_on_callers_connection(conn, make(self._queries(None)), self._config.dialect, call)
+
+    # -- schedules (DBOS 3.4's schedule API; logic in _schedules) -------------------------
+
+    def create_schedule(
+        self,
+        *,
+        schedule_name: str,
+        workflow_name: str,
+        schedule: str,
+        context: Any = None,
+        workflow_class_name: str | None = None,
+        automatic_backfill: bool = False,
+        cron_timezone: str | None = None,
+        queue_name: str | None = None,
+        application_name: str | None = None,
+        shard_key: str | None = None,
+    ) -> None:
+        """Create a cron schedule that the application fires: it enqueues ``workflow_name``
+        with ``(scheduled_at, context)`` at each time ``schedule`` names.
+
+        ``schedule`` has 5 fields, or 6 with seconds first (checked as croniter does, in
+        ``_cron``), evaluated in ``cron_timezone`` (IANA name; UTC by default). The row is
+        DBOS's own: a running application picks it up within its schedule polling
+        interval. ``queue_name`` None runs it on DBOS's internal queue;
+        ``automatic_backfill`` makes the application enqueue the runs it missed while down.
+        ``application_name`` (default: the client's) owns it; left unset on a nameless
+        client, every application sharing the database runs it. One transaction.
+
+        Raises:
+            InvalidArgumentError: "Invalid cron schedule" / "Invalid timezone", before any write.
+            ScheduleConflictError: the name is taken, or belongs to another application.
+            SchemaError: the database has no schedules table (or no column for a setting).
+        """
+        self._warn_in_event_loop("create_schedule", "create_schedule_async")
+        entry = {
+            "schedule_name": schedule_name, "workflow_name": workflow_name, "schedule": schedule, "context": context,
+            "workflow_class_name": workflow_class_name, "automatic_backfill": automatic_backfill,
+            "cron_timezone": cron_timezone, "queue_name": queue_name, "application_name": application_name,
+            "shard_key": shard_key,
+        }  # fmt: skip
+        self._run(_schedules.create_schedule(self._core, entry))
+
+    def list_schedules(
+        self,
+        *,
+        status: str | list[str] | None = None,
+        workflow_name: str | list[str] | None = None,
+        schedule_name_prefix: str | list[str] | None = None,
+        application_name: str | list[str] | None = None,
+    ) -> list[WorkflowSchedule]:
+        """Schedules matching every filter given (each a value or a list of values). One query.
+
+        ``application_name`` defaults, as in DBOS, to the client's application (plus
+        unclaimed schedules); a client without one lists every application's.
+        """
+        self._warn_in_event_loop("list_schedules", "list_schedules_async")
+        return self._run(_schedules.list_schedules(self._core, status, workflow_name, schedule_name_prefix, application_name))
+
+    def get_schedule(self, name: str) -> WorkflowSchedule | None:
+        """The schedule of that name, or None. One query."""
+        self._warn_in_event_loop("get_schedule", "get_schedule_async")
+        return self._run(_schedules.get_schedule(self._core, name))
+
+    def delete_schedule(self, name: str) -> None:
+        """Delete the schedule of that name; an unknown name is a no-op. One statement.
+
+        Runs already enqueued are not touched; the application stops firing it within its
+        schedule polling interval.
+        """
+        self._warn_in_event_loop("delete_schedule", "delete_schedule_async")
+        self._run(_schedules.delete_schedule(self._core, name))
+
+    def pause_schedule(self, name: str) -> None:
+        """Pause a schedule: the application stops firing it (within its polling interval). One statement."""
+        self._warn_in_event_loop("pause_schedule", "AsyncDBOSClient.pause_schedule")
+        self._run(_schedules.set_schedule_status(self._core, name, "PAUSED"))
+
+    def resume_schedule(self, name: str) -> None:
+        """Resume a paused schedule. One statement."""
+        self._warn_in_event_loop("resume_schedule", "AsyncDBOSClient.resume_schedule")
+        self._run(_schedules.set_schedule_status(self._core, name, "ACTIVE"))
+
+    def apply_schedules(self, schedules: list[ClientScheduleInput]) -> None:
+        """Create or replace several schedules atomically (one transaction).
+
+        Each entry needs ``schedule_name``, ``workflow_name`` and ``schedule``; the rest are
+        ``create_schedule``'s options. A replaced schedule keeps its id, status and last
+        firing time, as in DBOS.
+
+        Raises:
+            InvalidArgumentError: a missing field, bad cron or time zone; nothing is written.
+            ScheduleConflictError: a name belongs to another application; nothing is written.
+        """
+        self._warn_in_event_loop("apply_schedules", "apply_schedules_async")
+        self._run(_schedules.apply_schedules(self._core, schedules))
+
+    def backfill_schedule(self, schedule_name: str, start: datetime, end: datetime) -> list[WorkflowHandle[None]]:
+        """Enqueue every run the schedule would have made after ``start`` and before ``end``.
+
+        Each run has the workflow id the application's scheduler gives it, so a time that
+        already ran (or was backfilled) is not enqueued twice; its handle is returned all
+        the same. A naive datetime is UTC. A few statements per run.
+
+        Raises:
+            ScheduleNotFoundError: no such schedule.
+        """
+        self._warn_in_event_loop("backfill_schedule", "AsyncDBOSClient.backfill_schedule")
+        ids = self._run(_schedules.backfill_schedule(self._core, schedule_name, start, end))
+        return [WorkflowHandle(self, workflow_id) for workflow_id in ids]
+
+    def trigger_schedule(self, schedule_name: str) -> WorkflowHandle[None]:
+        """Enqueue one run of the schedule now (id ``sched-<name>-trigger-<time>``).
+
+        Raises:
+            ScheduleNotFoundError: no such schedule.
+        """
+        self._warn_in_event_loop("trigger_schedule", "AsyncDBOSClient.trigger_schedule")
+        workflow_id = self._run(_schedules.trigger_schedule(self._core, schedule_name))
+        return WorkflowHandle(self, workflow_id)
+
     # -- DBOS's *_async names, on an AsyncDBOSClient made on first use -----------------
 
     def _twin(self) -> AsyncDBOSClient:
@@ -597,6 +893,17 @@ class DBOSClient(ClientBase):
     get_latest_application_version_async = _on_twin(AsyncDBOSClient.get_latest_application_version)
     set_latest_application_version_async = _on_twin(AsyncDBOSClient.set_latest_application_version)
     rename_application_async = _on_twin(AsyncDBOSClient.rename_application)
+
+    send_bulk_async = _on_twin(AsyncDBOSClient.send_bulk)
+    enqueue_bulk_async = _on_twin(AsyncDBOSClient.enqueue_bulk)
+    wait_first_async = _on_twin(AsyncDBOSClient.wait_first)
+    wait_all_async = _on_twin(AsyncDBOSClient.wait_all)
+
+    create_schedule_async = _on_twin(AsyncDBOSClient.create_schedule)
+    list_schedules_async = _on_twin(AsyncDBOSClient.list_schedules)
+    get_schedule_async = _on_twin(AsyncDBOSClient.get_schedule)
+    delete_schedule_async = _on_twin(AsyncDBOSClient.delete_schedule)
+    apply_schedules_async = _on_twin(AsyncDBOSClient.apply_schedules)
 
     # -- the driver: I/O only; the policy is ClientBase's ------------------------------
 
@@ -787,3 +1094,68 @@ class DBOSClient(ClientBase):
     def _get_event_outcome(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> _calls.EventOutcome:
         """``get_event`` telling "no value yet" from "never will be" (for the CLI); unknown ids raise at once."""
         return self._run(_calls.get_event_outcome(self._core, workflow_id, key, timeout_seconds))
+
+    # -- read_stream_offset, workflow attributes, delays, bulk resume --------------------
+
+    def read_stream_offset(
+        self, workflow_id: str, key: str, offset: int, *,
+        polling_interval_sec: float | None = None, timeout_seconds: float | None = None,
+    ) -> Any:
+        """The one value at ``offset`` of the workflow's stream ``key``, waiting for it to be written.
+
+        Returns at once if the value is there; otherwise blocks (holding no connection) until
+        the workflow writes it, or ``timeout_seconds`` pass (None, the default: no limit).
+        ``polling_interval_sec`` is DBOS's keyword: checked, but the shared poller's schedule applies.
+
+        Raises:
+            StreamTimeoutError: the timeout passed, or the stream ended (closed, or its workflow
+                finished) before reaching ``offset``: then at once, since no value will come.
+            WorkflowNotFoundError: no such workflow.
+        """
+        self._warn_in_event_loop("read_stream_offset", "read_stream_offset_async")
+        op = _calls.read_stream_offset(self._core, workflow_id, key, offset, timeout_seconds, polling_interval_sec)
+        return self._run(op)
+
+    def update_workflow_attributes(
+        self, workflow_id: str, attributes: dict[str, Any] | None, *, merge: bool = False
+    ) -> None:
+        """Replace the custom attributes of a workflow (None clears them); with ``merge=True``,
+        set the given top-level keys on them instead, atomically. One statement; never waits.
+
+        Raises:
+            InvalidArgumentError: attributes not a JSON-serializable dict, or ``merge`` with None.
+            WorkflowNotFoundError: no such workflow (DBOS silently ignores this).
+            SchemaError: the schema has no attributes column (a DBOS release before them).
+        """
+        self._warn_in_event_loop("update_workflow_attributes", "update_workflow_attributes_async")
+        self._run(_calls.update_attributes(self._core, workflow_id, attributes, merge))
+
+    def set_workflow_delay(
+        self, workflow_id: str, *, delay_seconds: float | None = None, delay_until_epoch_ms: int | None = None
+    ) -> None:
+        """Move the release time of a DELAYED workflow: ``delay_seconds`` from now (the database's
+        clock) or at ``delay_until_epoch_ms``; exactly one of them. A workflow in any other status
+        is left as it is. One statement; never waits.
+
+        Raises:
+            InvalidArgumentError: both or neither given, or a negative value.
+            WorkflowNotFoundError: no such workflow (DBOS silently ignores this).
+            SchemaError: the schema has no DELAYED status (DBOS before 2.16).
+        """
+        self._warn_in_event_loop("set_workflow_delay", "set_workflow_delay_async")
+        self._run(_calls.set_delay(self._core, workflow_id, delay_seconds, delay_until_epoch_ms))
+
+    def resume_workflows(self, workflow_ids: list[str], *, queue_name: str | None = None) -> list[WorkflowHandle[Any]]:
+        """Resume several workflows in one statement; see ``resume_workflow``.
+
+        Raises:
+            WorkflowNotFoundError: an id is unknown; then none is resumed.
+        """
+        self._warn_in_event_loop("resume_workflows", "resume_workflows_async")
+        self._run(_calls.resume_many(self._core, workflow_ids, queue_name))
+        return [WorkflowHandle(self, workflow_id) for workflow_id in workflow_ids]
+
+    read_stream_offset_async = _on_twin(AsyncDBOSClient.read_stream_offset)
+    update_workflow_attributes_async = _on_twin(AsyncDBOSClient.update_workflow_attributes)
+    set_workflow_delay_async = _on_twin(AsyncDBOSClient.set_workflow_delay)
+    resume_workflows_async = _on_twin(AsyncDBOSClient.resume_workflows)

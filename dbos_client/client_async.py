@@ -16,12 +16,19 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 import psycopg
 from typing_extensions import Unpack
 
-from . import _calls, _calls_operator, _ops
+from . import (
+    _calls,
+    _calls_operator,
+    _ops,
+    _outbox,
+    _schedules,
+)
 from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
 from ._hub_async import AsyncWaiter, AsyncWaitHub
 from ._ops import Emit, NeedQueries, Op, Query, Subscribe, Transaction, Wait
@@ -34,11 +41,15 @@ from ._txn import fetch_async
 from .errors import DBOSClientError
 from .models import (
     ApplicationRowCounts,
+    ClientScheduleInput,
+    EnqueueItem,
     EnqueueOptions,
     ListWorkflowsFilters,
     Queue,
     QueueRateLimit,
+    SendMessage,
     VersionInfo,
+    WorkflowSchedule,
     WorkflowStatus,
 )
 
@@ -366,6 +377,152 @@ class AsyncDBOSClient(ClientBase):
         op = _calls_operator.rename(self._core, old_name, new_name, batch_size, adopt_unclaimed_rows)
         return await self._run(op)
 
+    # -- bulk calls and fan-out waits (ops in _bulk) -----------------------------------
+
+    async def send_bulk(
+        self, messages: list[SendMessage], *, serialization_type: FormatChoice = None, send_to_forks: bool = False
+    ) -> None:
+        """Send many messages in one transaction: all, or none. See ``DBOSClient.send_bulk``."""
+        await self._run(_calls.send_bulk(self._core, messages, serialization_type, send_to_forks))
+
+    async def enqueue_bulk(self, items: list[EnqueueItem]) -> list[AsyncWorkflowHandle[Any]]:
+        """Enqueue many workflows in one transaction (ours). See ``DBOSClient.enqueue_bulk``."""
+        return [AsyncWorkflowHandle(self, wid) for wid in await self._run(_calls.enqueue_bulk(self._core, items))]
+
+    async def wait_first(
+        self, handles: list[Any], *, polling_interval_sec: float = 1.0, timeout_seconds: float | None = None
+    ) -> Any:
+        """Suspend until one of the workflows has finished; return its handle (the object given).
+
+        Holds no connection and no thread while it waits: the shared poller checks every
+        handle in its one query per tick. See ``DBOSClient.wait_first``.
+        """
+        by_id = _calls.wait_handles(handles)
+        return by_id[await self._run(_calls.wait_first(self._core, list(by_id), timeout_seconds, polling_interval_sec))]
+
+    async def wait_all(
+        self, handles: list[Any], *, polling_interval_sec: float = 1.0, timeout_seconds: float | None = None
+    ) -> list[Any]:
+        """Suspend until every workflow has finished (ours); the handles, in order. See ``DBOSClient.wait_all``."""
+        by_id = _calls.wait_handles(handles)
+        await self._run(_calls.wait_all(self._core, list(by_id), timeout_seconds, polling_interval_sec))
+        return list(by_id.values())
+
+    # -- the transactional outbox: writes in a transaction the caller owns ------------
+
+    async def enqueue_in_transaction(
+        self, conn_or_session: Any, options: EnqueueOptions, *args: Any, **kwargs: Any
+    ) -> AsyncWorkflowHandle[Any]:
+        """``enqueue`` inside the caller's open transaction: the workflow exists exactly
+        when the caller commits. ``conn_or_session`` is a psycopg ``AsyncConnection``, a
+        SQLAlchemy ``AsyncConnection`` or ``AsyncSession``, or a ``sqlite3.Connection``
+        (driven on the caller's thread), on the system database. Otherwise as
+        ``DBOSClient.enqueue_in_transaction``.
+        """
+        make = _outbox.enqueue_in_transaction(self._core, options, args, kwargs)
+        workflow_id = await self._run_outbox(make, conn_or_session, "enqueue_in_transaction")
+        return AsyncWorkflowHandle(self, workflow_id)
+
+    async def send_in_transaction(
+        self, conn_or_session: Any, destination_id: str, message: Any, topic: str | None = None,
+        idempotency_key: str | None = None, *, serialization_type: FormatChoice = None,
+        send_to_forks: bool = False, shard_key: str | None = None,
+    ) -> None:  # fmt: skip
+        """``send`` inside the caller's open transaction (an async connection, as
+        ``enqueue_in_transaction``). See ``DBOSClient.send_in_transaction``."""
+        make = _outbox.send_in_transaction(
+            self._core, destination_id, message, topic, idempotency_key, serialization_type, send_to_forks, shard_key
+        )
+        await self._run_outbox(make, conn_or_session, "send_in_transaction")
+
+    async def send_bulk_in_transaction(
+        self, conn_or_session: Any, messages: list[Any], *, serialization_type: FormatChoice = None,
+        send_to_forks: bool = False,
+    ) -> None:  # fmt: skip
+        """Many messages inside the caller's open transaction: all delivered on commit,
+        none on rollback. See ``DBOSClient.send_bulk_in_transaction``."""
+        make = _outbox.send_bulk_in_transaction(self._core, messages, serialization_type, send_to_forks)
+        await self._run_outbox(make, conn_or_session, "send_bulk_in_transaction")
+
+    async def _run_outbox(self, make: Callable[[Queries], Op[T]], conn: Any, call: str) -> T:
+        """The schema's statements through our pool, then ``make(q)`` on the caller's connection."""
+        from ._txn import check_callers_connection, run_on_callers_connection_async
+
+        self._check_open()
+        check_callers_connection(conn, call, asynchronous=True)
+        q = await self._queries(None)
+        return await run_on_callers_connection_async(conn, make(q), self._config.dialect, call)
+
+    # -- schedules (DBOS 3.4's schedule API; logic in _schedules) -------------------------
+
+    async def create_schedule(
+        self,
+        *,
+        schedule_name: str,
+        workflow_name: str,
+        schedule: str,
+        context: Any = None,
+        workflow_class_name: str | None = None,
+        automatic_backfill: bool = False,
+        cron_timezone: str | None = None,
+        queue_name: str | None = None,
+        application_name: str | None = None,
+        shard_key: str | None = None,
+    ) -> None:
+        """Create a cron schedule the application's scheduler fires. See ``DBOSClient.create_schedule``."""
+        entry = {
+            "schedule_name": schedule_name, "workflow_name": workflow_name, "schedule": schedule, "context": context,
+            "workflow_class_name": workflow_class_name, "automatic_backfill": automatic_backfill,
+            "cron_timezone": cron_timezone, "queue_name": queue_name, "application_name": application_name,
+            "shard_key": shard_key,
+        }  # fmt: skip
+        await self._run(_schedules.create_schedule(self._core, entry))
+
+    async def list_schedules(
+        self,
+        *,
+        status: str | list[str] | None = None,
+        workflow_name: str | list[str] | None = None,
+        schedule_name_prefix: str | list[str] | None = None,
+        application_name: str | list[str] | None = None,
+    ) -> list[WorkflowSchedule]:
+        """Schedules matching the filters. One query. See ``DBOSClient.list_schedules``."""
+        op = _schedules.list_schedules(self._core, status, workflow_name, schedule_name_prefix, application_name)
+        return await self._run(op)
+
+    async def get_schedule(self, name: str) -> WorkflowSchedule | None:
+        """The schedule of that name, or None. One query."""
+        return await self._run(_schedules.get_schedule(self._core, name))
+
+    async def delete_schedule(self, name: str) -> None:
+        """Delete the schedule of that name; an unknown name is a no-op. One statement."""
+        await self._run(_schedules.delete_schedule(self._core, name))
+
+    async def pause_schedule(self, name: str) -> None:
+        """Pause a schedule: the application stops firing it. One statement."""
+        await self._run(_schedules.set_schedule_status(self._core, name, "PAUSED"))
+
+    async def resume_schedule(self, name: str) -> None:
+        """Resume a paused schedule. One statement."""
+        await self._run(_schedules.set_schedule_status(self._core, name, "ACTIVE"))
+
+    async def apply_schedules(self, schedules: list[ClientScheduleInput]) -> None:
+        """Create or replace several schedules in one transaction. See ``DBOSClient.apply_schedules``."""
+        await self._run(_schedules.apply_schedules(self._core, schedules))
+
+    async def backfill_schedule(self, schedule_name: str, start: datetime, end: datetime) -> list[AsyncWorkflowHandle[None]]:
+        """Enqueue the runs the schedule would have made between start and end (both exclusive).
+
+        See ``DBOSClient.backfill_schedule``.
+        """
+        ids = await self._run(_schedules.backfill_schedule(self._core, schedule_name, start, end))
+        return [AsyncWorkflowHandle(self, workflow_id) for workflow_id in ids]
+
+    async def trigger_schedule(self, schedule_name: str) -> AsyncWorkflowHandle[None]:
+        """Enqueue one run of the schedule now. See ``DBOSClient.trigger_schedule``."""
+        workflow_id = await self._run(_schedules.trigger_schedule(self._core, schedule_name))
+        return AsyncWorkflowHandle(self, workflow_id)
+
     # -- the driver: I/O only; the policy is ClientBase's ------------------------------
     # Two loops rather than DBOSClient's one: an async generator cannot return a value.
 
@@ -603,3 +760,33 @@ class AsyncDBOSClient(ClientBase):
     async def _get_event_outcome(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> _calls.EventOutcome:
         """``get_event`` telling "no value yet" from "never will be" (for the gateway); unknown ids raise at once."""
         return await self._run(_calls.get_event_outcome(self._core, workflow_id, key, timeout_seconds))
+
+    # -- read_stream_offset, workflow attributes, delays, bulk resume --------------------
+
+    async def read_stream_offset(
+        self, workflow_id: str, key: str, offset: int, *,
+        polling_interval_sec: float | None = None, timeout_seconds: float | None = None,
+    ) -> Any:
+        """The one value at ``offset`` of the stream. See ``DBOSClient.read_stream_offset``."""
+        op = _calls.read_stream_offset(self._core, workflow_id, key, offset, timeout_seconds, polling_interval_sec)
+        return await self._run(op)
+
+    async def update_workflow_attributes(
+        self, workflow_id: str, attributes: dict[str, Any] | None, *, merge: bool = False
+    ) -> None:
+        """Replace (or, with ``merge``, merge into) a workflow's attributes. See
+        ``DBOSClient.update_workflow_attributes``."""
+        await self._run(_calls.update_attributes(self._core, workflow_id, attributes, merge))
+
+    async def set_workflow_delay(
+        self, workflow_id: str, *, delay_seconds: float | None = None, delay_until_epoch_ms: int | None = None
+    ) -> None:
+        """Move a DELAYED workflow's release time. See ``DBOSClient.set_workflow_delay``."""
+        await self._run(_calls.set_delay(self._core, workflow_id, delay_seconds, delay_until_epoch_ms))
+
+    async def resume_workflows(
+        self, workflow_ids: list[str], *, queue_name: str | None = None
+    ) -> list[AsyncWorkflowHandle[Any]]:
+        """Resume several workflows in one statement. See ``DBOSClient.resume_workflows``."""
+        await self._run(_calls.resume_many(self._core, workflow_ids, queue_name))
+        return [AsyncWorkflowHandle(self, workflow_id) for workflow_id in workflow_ids]

@@ -1,20 +1,40 @@
 """Everything dbos-client raises on purpose.
 
     DBOSClientError                        root of the tree
-    ├── InvalidArgumentError (ValueError)  bad URL, option or argument; raised before any write
+    ├── DBOSException                      what dbos.DBOSClient signals with dbos's DBOSException
+    │   ├── InvalidArgumentError (ValueError)  bad URL, option or argument; raised before any write
+    │   ├── WorkflowNotFoundError (LookupError)
+    │   │   └── DBOSNonExistentWorkflowError
+    │   ├── WorkflowConflictError          enqueue refused
+    │   │   ├── WorkflowIdConflictError    the id is taken by a different workflow
+    │   │   │   ├── DBOSConflictingWorkflowError   ... by another function
+    │   │   │   └── DBOSWorkflowIDInUseError       ... and workflow_id_reuse_policy is 'reject'
+    │   │   └── DeduplicatedError          the queue's deduplication id is taken
+    │   │       └── DBOSQueueDeduplicatedError
+    │   ├── WorkflowCancelledError         get_result on a cancelled workflow
+    │   │   └── DBOSAwaitedWorkflowCancelledError
+    │   ├── MaxRecoveryAttemptsExceededError   get_result on a dead-lettered workflow
+    │   │   └── DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded
+    │   ├── ScheduleNotFoundError (LookupError)  backfill/trigger of an unknown schedule
+    │   ├── ScheduleConflictError          schedule name taken, or owned by another application
+    │   └── DBOSQueryTimeoutError          never raised here (no statement timeout is set)
     ├── DatabaseUnavailableError           transient failures outlived the retry budget
     ├── ConnectionRejectedError            the server or the TLS check refused us for good; never retried
     ├── SchemaError                        no usable DBOS system schema (the client never migrates)
-    ├── WorkflowNotFoundError (LookupError)
-    ├── WorkflowConflictError              enqueue refused
-    │   ├── WorkflowIdConflictError        the id is taken by a different workflow
-    │   └── DeduplicatedError              the queue's deduplication id is taken
-    ├── SerializationError                 a value cannot be encoded, or a stored one decoded
-    ├── WorkflowCancelledError             get_result on a cancelled workflow
-    ├── MaxRecoveryAttemptsExceededError   get_result on a dead-lettered workflow
+    ├── SerializationError (TypeError)     a value cannot be encoded, or a stored one decoded
     └── WaitTimeoutError (TimeoutError)
         ├── ResultTimeoutError             get_result(timeout_seconds=...) expired
-        └── StreamTimeoutError             read_stream waited too long for one value
+        └── StreamTimeoutError (also a DBOSException)  read_stream waited too long for one value
+            └── DBOSStreamTimeoutError
+
+The ``DBOS*`` names are those ``dbos.DBOSClient`` 3.4 raises (from ``dbos._error``), with
+the same constructor arguments, attributes, ``dbos_error_code`` and message text, so
+changing ``from dbos import X`` to ``from dbos_client import X`` still catches what it
+caught. The client always raises the most specific class, so the older names
+(``WorkflowNotFoundError``...) catch it too. Where DBOS raises a builtin, ours is that
+builtin as well: a value whose serializer is not available is a ``TypeError``, as in DBOS.
+The driver's errors (DBOS lets SQLAlchemy's through) are ``DatabaseUnavailableError``,
+``ConnectionRejectedError`` and ``SchemaError``, which are not ``DBOSException``s either.
 
 A workflow that failed is not an error of the client: `get_result` re-raises the
 workflow's own exception (or a `PortableWorkflowError` for portable JSON errors).
@@ -41,6 +61,17 @@ __all__ = [
     "WaitTimeoutError",
     "ResultTimeoutError",
     "StreamTimeoutError",
+    "DBOSException",
+    "DBOSNonExistentWorkflowError",
+    "DBOSConflictingWorkflowError",
+    "DBOSWorkflowIDInUseError",
+    "DBOSQueueDeduplicatedError",
+    "DBOSAwaitedWorkflowCancelledError",
+    "DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded",
+    "DBOSStreamTimeoutError",
+    "DBOSQueryTimeoutError",
+    "ScheduleNotFoundError",
+    "ScheduleConflictError",
 ]
 
 
@@ -68,7 +99,25 @@ def _rebuild(cls: type[DBOSClientError], message: str, details: dict[str, Any]) 
     return err
 
 
-class InvalidArgumentError(DBOSClientError, ValueError):
+class DBOSException(DBOSClientError):
+    """Named after dbos's base class: what ``dbos.DBOSClient`` signals with a ``DBOSException``.
+
+    Invalid arguments, unknown workflows, refused enqueues, cancelled or dead-lettered
+    awaited workflows and stream timeouts are ``DBOSException``s, as in DBOS. Database
+    failures (SQLAlchemy errors in DBOS) and serialization failures (``TypeError``) are not.
+    """
+
+    #: DBOS's ``DBOSErrorCode`` value for this kind of error (None for a plain DBOSException).
+    dbos_error_code: int | None = None
+
+    def __str__(self) -> str:
+        # DBOS's format for its named errors ("DBOS Error 5: Non-existent target workflow ID: ...");
+        # ``message`` is the bare text, as in DBOS. Ours without a code read as their message.
+        code = self.dbos_error_code
+        return f"DBOS Error {code}: {self.message}" if code else self.message
+
+
+class InvalidArgumentError(DBOSException, ValueError):
     """An argument, option or URL is invalid. Raised before anything is written."""
 
 
@@ -98,7 +147,7 @@ class SchemaError(DBOSClientError):
     """The database holds no DBOS system schema this client can use."""
 
 
-class WorkflowNotFoundError(DBOSClientError, LookupError):
+class WorkflowNotFoundError(DBOSException, LookupError):
     """No workflow with this id exists in the system database."""
 
     workflow_id: str
@@ -111,7 +160,7 @@ class WorkflowNotFoundError(DBOSClientError, LookupError):
         return (_rebuild, (type(self), self.message, self._details))
 
 
-class WorkflowConflictError(DBOSClientError):
+class WorkflowConflictError(DBOSException):
     """An enqueue was refused because of an existing workflow."""
 
 
@@ -129,17 +178,20 @@ class DeduplicatedError(WorkflowConflictError):
     deduplication_id: str
 
 
-class SerializationError(DBOSClientError):
-    """A value could not be serialized, or a stored value could not be deserialized."""
+class SerializationError(DBOSClientError, TypeError):
+    """A value could not be serialized, or a stored value could not be deserialized.
+
+    A ``TypeError``, as DBOS raises for a value whose serializer is not available.
+    """
 
 
-class WorkflowCancelledError(DBOSClientError):
+class WorkflowCancelledError(DBOSException):
     """The awaited workflow was cancelled, so it has no result."""
 
     workflow_id: str
 
 
-class MaxRecoveryAttemptsExceededError(DBOSClientError):
+class MaxRecoveryAttemptsExceededError(DBOSException):
     """The awaited workflow was dead-lettered after too many recovery attempts."""
 
     workflow_id: str
@@ -158,7 +210,7 @@ class ResultTimeoutError(WaitTimeoutError):
     timeout_seconds: float
 
 
-class StreamTimeoutError(WaitTimeoutError):
+class StreamTimeoutError(WaitTimeoutError, DBOSException):
     """``read_stream`` waited longer than its per-value timeout for the next value."""
 
     workflow_id: str
@@ -179,7 +231,7 @@ class WorkflowStateError(WorkflowConflictError):
     status: str
 
 
-class NameConflictError(DBOSClientError):
+class NameConflictError(DBOSException):
     """A queue or application version name is already owned by another application.
 
     Names are global in a system database; ``rename_application`` re-owns rows."""
@@ -194,3 +246,133 @@ class ApplicationVersionNotFoundError(DBOSClientError, LookupError):
 
 
 __all__ += ["WorkflowStateError", "NameConflictError", "ApplicationVersionNotFoundError"]
+
+# -- dbos.DBOSClient's names (dbos._error), each under our class for the same condition --------
+
+
+class DBOSNonExistentWorkflowError(WorkflowNotFoundError):
+    """No workflow with this id (DBOS's name). ``destination`` is ``"target"`` or ``"`send` destination"``."""
+
+    dbos_error_code = 5
+    destination: str
+    destination_id: str
+
+    def __init__(self, destination: str, destination_id: str, action: str = "") -> None:
+        detail = f" ({action}: no workflow with id {destination_id!r} exists)" if action else ""
+        DBOSClientError.__init__(
+            self,
+            f"Non-existent {destination} workflow ID: {destination_id}{detail}",
+            destination=destination, destination_id=destination_id, workflow_id=destination_id,
+        )  # fmt: skip
+
+
+class DBOSConflictingWorkflowError(WorkflowIdConflictError):
+    """The workflow id is taken by a workflow of another function, class or instance (DBOS's name)."""
+
+    dbos_error_code = 9
+    #: What differs, DBOS's ``detail``.
+    detail: str | None
+
+    def __init__(self, workflow_id: str, message: str | None = None) -> None:
+        DBOSClientError.__init__(
+            self,
+            f"Conflicting workflow invocation with the same ID ({workflow_id}): {message}",
+            workflow_id=workflow_id, detail=message,
+        )  # fmt: skip
+
+
+class DBOSWorkflowIDInUseError(WorkflowIdConflictError):
+    """``workflow_id_reuse_policy='reject'`` and the id is taken (DBOS's name)."""
+
+    dbos_error_code = 27
+    workflow_status: str
+    workflow_name: str
+
+    def __init__(self, workflow_id: str, workflow_status: str, workflow_name: str) -> None:
+        DBOSClientError.__init__(
+            self,
+            f"Workflow ID {workflow_id} is already in use by workflow {workflow_name} with status {workflow_status}.",
+            workflow_id=workflow_id, workflow_status=workflow_status, workflow_name=workflow_name,
+        )  # fmt: skip
+
+
+class DBOSQueueDeduplicatedError(DeduplicatedError):
+    """Another workflow on the queue holds this deduplication id (DBOS's name)."""
+
+    dbos_error_code = 12
+
+    def __init__(self, workflow_id: str, queue_name: str, deduplication_id: str, detail: str = "") -> None:
+        DBOSClientError.__init__(
+            self,
+            f"Workflow {workflow_id} was deduplicated due to an existing workflow in queue {queue_name} "
+            f"with deduplication ID {deduplication_id}." + (f" ({detail})" if detail else ""),
+            workflow_id=workflow_id, queue_name=queue_name, deduplication_id=deduplication_id,
+        )  # fmt: skip
+
+
+class DBOSAwaitedWorkflowCancelledError(WorkflowCancelledError):
+    """``get_result`` on a cancelled workflow (DBOS's name)."""
+
+    dbos_error_code = 13
+
+    def __init__(self, workflow_id: str) -> None:
+        DBOSClientError.__init__(self, f"Awaited workflow {workflow_id} was cancelled", workflow_id=workflow_id)
+
+
+class DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded(MaxRecoveryAttemptsExceededError):
+    """``get_result`` on a dead-lettered workflow (DBOS's name)."""
+
+    dbos_error_code = 14
+
+    def __init__(self, workflow_id: str) -> None:
+        DBOSClientError.__init__(
+            self, f"Awaited workflow {workflow_id} exceeded its maximum recovery attempts", workflow_id=workflow_id
+        )
+
+
+class DBOSStreamTimeoutError(StreamTimeoutError):
+    """No value arrived on a stream within ``timeout_seconds`` (DBOS's name)."""
+
+    dbos_error_code = 16
+
+    def __init__(
+        self, workflow_id: str, key: str, timeout_seconds: float | None = None, offset: int | None = None,
+        reason: str | None = None,
+    ) -> None:  # fmt: skip
+        # ``reason``: why no value will come, when it is not the timeout (the stream ended first).
+        within = f": {reason}" if reason else f" within {timeout_seconds} seconds" if timeout_seconds is not None else ""
+        DBOSClientError.__init__(
+            self,
+            f"No value arrived on stream {key} of workflow {workflow_id}{within}",
+            workflow_id=workflow_id, key=key, timeout_seconds=timeout_seconds, offset=offset,
+        )  # fmt: skip
+
+
+class DBOSQueryTimeoutError(DBOSException):
+    """DBOS's error for an observability query that outlived its statement timeout.
+
+    Never raised by this client, which sets no statement timeout
+    (``observability_query_timeout_sec`` is accepted and changes nothing); exported so
+    code written against ``dbos.DBOSClient`` imports unchanged.
+    """
+
+    dbos_error_code = 26
+    timeout_seconds: float
+
+    def __init__(self, timeout_seconds: float) -> None:
+        DBOSClientError.__init__(
+            self,
+            f"This query was cancelled after exceeding its {timeout_seconds:g}s statement timeout.",
+            timeout_seconds=timeout_seconds,
+        )
+
+class ScheduleNotFoundError(DBOSException, LookupError):
+    """``backfill_schedule`` or ``trigger_schedule`` named a schedule that does not exist."""
+
+    schedule_name: str
+
+
+class ScheduleConflictError(DBOSException):
+    """``create_schedule``: the name is taken; or a write names a schedule another application owns."""
+
+    schedule_name: str

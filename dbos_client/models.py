@@ -19,6 +19,10 @@ __all__ = [
     "ACTIVE_STATUSES",
     "FINAL_STATUSES",
     "ALL_STATUSES",
+    "SendMessage",
+    "EnqueueItem",
+    "WorkflowSchedule",
+    "ClientScheduleInput",
 ]
 
 
@@ -26,8 +30,10 @@ class EnqueueOptions(TypedDict, total=False):
     """Options of ``enqueue``: the keys of ``dbos.EnqueueOptions`` (3.4).
 
     Only ``workflow_name`` and ``queue_name`` are required. Unknown keys are refused.
-    ``otel_context`` and ``shard_key`` are DBOS keys this client does not support; they
-    are refused with an error rather than silently ignored.
+    ``otel_context`` is an OpenTelemetry ``Context`` (needs the ``otel`` extra): its W3C
+    trace context is stored in the attributes, as DBOS does, so the workflow joins that trace.
+    ``shard_key`` is a DBOS key this client does not support: refused with an error rather
+    than silently ignored.
     """
 
     workflow_name: Required[str]
@@ -50,14 +56,19 @@ class EnqueueOptions(TypedDict, total=False):
     application_name: NotRequired[str | None]
     otel_context: NotRequired[Any]
     shard_key: NotRequired[str]
+    #: dbos-client's own: True refuses keyword arguments (InvalidArgumentError, before any write).
+    #: Portable JSON writes them as ``namedArgs``, which the DBOS TypeScript runtime drops.
+    reject_keyword_args: NotRequired[bool]
 
 
 class ListWorkflowsFilters(TypedDict, total=False):
     """The keyword filters of ``list_workflows``: those of ``dbos.DBOSClient.list_workflows`` (3.4).
 
     A value or a list of values matches any of them. Times are ISO 8601 strings (as DBOS
-    takes them), datetimes or epoch milliseconds. ``attributes``, ``shard_key`` and
-    ``parent_shard_key`` are refused with an error rather than ignored; unknown keys too.
+    takes them), datetimes or epoch milliseconds. ``attributes`` matches workflows
+    whose attributes contain every given key-value pair (Postgres only, as in DBOS).
+    ``shard_key`` and ``parent_shard_key`` are refused with an error rather than ignored;
+    unknown keys too.
     """
 
     workflow_ids: list[str]
@@ -292,3 +303,98 @@ class ApplicationRowCounts(TypedDict):
 
 
 __all__ += ["Queue", "QueueRateLimit", "VersionInfo", "ApplicationRowCounts"]
+
+@dataclass
+class SendMessage:
+    """One message of ``send_bulk``: the fields, order and defaults of ``dbos.SendMessage``.
+
+    ``send_bulk`` takes these, ``dbos.SendMessage`` objects, or anything with the same
+    attributes. ``shard_key`` exists for compatibility: this client talks to unsharded
+    system databases only, so a message that sets it is refused.
+    """
+
+    destination_id: str
+    message: Any
+    topic: str | None = None
+    idempotency_key: str | None = None
+    shard_key: str | None = None
+
+
+@dataclass
+class EnqueueItem:
+    """One workflow of ``enqueue_bulk`` (this client's extension): ``enqueue``'s arguments.
+
+    ``enqueue_bulk([EnqueueItem(options, (arg1, arg2), {"kw": 3}), ...])`` is
+    ``enqueue(options, arg1, arg2, kw=3)`` for each, in one transaction.
+    """
+
+    options: EnqueueOptions
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+# -- schedules (DBOS 3.4's WorkflowSchedule and ClientScheduleInput) ---------------------
+
+
+@dataclass
+class WorkflowSchedule:
+    """One row of DBOS's ``workflow_schedules`` table: the fields of ``dbos.WorkflowSchedule``.
+
+    DBOS's is a TypedDict; this is a dataclass that also reads like one (``s["status"]``,
+    ``s.get("queue_name")``, ``"status" in s``, ``dict(s)``), so code written for
+    ``dbos.DBOSClient`` keeps working. ``context`` is decoded with the client's
+    serializer; a context it cannot decode is left as its stored text, as DBOS does.
+    ``last_fired_at`` is the ISO 8601 time the application last fired it.
+    ``shard_key`` is always None (sharded system databases are not supported).
+    """
+
+    schedule_id: str
+    schedule_name: str
+    workflow_name: str
+    workflow_class_name: str | None
+    schedule: str
+    status: str
+    context: Any
+    last_fired_at: str | None = None
+    automatic_backfill: bool = False
+    cron_timezone: str | None = None
+    queue_name: str | None = None
+    application_name: str | None = None
+    shard_key: str | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        setattr(self, key, value)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.__dataclass_fields__
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key) if key in self.__dataclass_fields__ else default
+
+    def keys(self) -> list[str]:
+        return list(self.__dataclass_fields__)
+
+
+class ClientScheduleInput(TypedDict, total=False):
+    """One entry of ``apply_schedules``: the keys of ``dbos.ClientScheduleInput`` (3.4).
+
+    ``schedule_name``, ``workflow_name`` and ``schedule`` (a cron expression) are required.
+    ``application_name`` unset means the client's own; ``shard_key`` must stay None.
+    """
+
+    schedule_name: str
+    workflow_name: str
+    workflow_class_name: str | None
+    schedule: str
+    context: Any
+    automatic_backfill: bool
+    cron_timezone: str | None
+    queue_name: str | None
+    application_name: str | None
+    shard_key: str | None

@@ -205,6 +205,27 @@ def stamped_events():
     DBOS.set_event("second", second)
     return [first, second]
 
+@DBOS.workflow()
+def whoami():
+    """What the runtime restored for this run: the authenticated user and roles, the
+    workflow's attributes (3.x), and the trace context the runtime reads from them (3.x:
+    the same function the runtime parents its span with when OTLP is on)."""
+    status = DBOS.get_workflow_status(DBOS.workflow_id)
+    attributes = getattr(status, "attributes", None)
+    trace = None
+    try:
+        from dbos._context import extract_trace_context, otel_carrier_from_attributes
+        from opentelemetry.trace import get_current_span
+    except ImportError:  # 2.x has neither
+        pass
+    else:
+        carrier = otel_carrier_from_attributes(attributes)
+        ctx = extract_trace_context(carrier) if carrier else None
+        if ctx is not None:
+            sc = get_current_span(ctx).get_span_context()
+            trace = {"trace_id": format(sc.trace_id, "032x"), "span_id": format(sc.span_id, "016x")}
+    return {"user": DBOS.authenticated_user, "roles": DBOS.authenticated_roles, "attributes": attributes, "trace": trace}
+
 
 # --------------------------------------------------------------------------
 # Lifecycle
@@ -258,6 +279,8 @@ def main():
     config: DBOSConfig = {"name": app_name, "system_database_url": url}
     if os.environ.get("INTEROP_LISTEN_NOTIFY", "1") == "0":
         config["use_listen_notify"] = False
+    # Schedules created by a client are picked up within this (the default is 30 s).
+    config["scheduler_polling_interval_sec"] = 1.0
     DBOS(config=config)
 
     code_queue = mode != "db" and _declare_code_queue(required=(mode == "code"))

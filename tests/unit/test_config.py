@@ -394,3 +394,32 @@ def test_bad_prepare_threshold_is_named(threshold: object) -> None:
 
     with pytest.raises(InvalidArgumentError, match="prepare_threshold"):
         DBOSClient(system_database_url="postgresql://u@h/d", prepare_threshold=threshold)  # type: ignore[arg-type]
+
+
+# -- percent-encoded SQLite paths, decoded as SQLAlchemy (and so DBOS) decodes them ---------
+
+#: (URL, the file DBOS opens). tests/interop/test_url_parity.py checks each against sqlalchemy.make_url.
+SQLITE_ENCODED = [
+    ("sqlite:///F8nny_dAtaB%40s3%40-n%40m3.sqlite", "F8nny_dAtaB@s3@-n@m3.sqlite"),  # sa.URL.render_as_string's form
+    ("sqlite:////tmp/app%20dir/x.db", "/tmp/app dir/x.db"),
+    ("sqlite:///what%3F.db", "what?.db"),  # an encoded '?' is part of the name, not a query
+    ("sqlite:///100%25.db", "100%.db"),
+    ("sqlite:///caf%C3%A9.db", "café.db"),
+    ("sqlite:///plain@name.db", "plain@name.db"),
+]
+
+
+@pytest.mark.parametrize("url, path", SQLITE_ENCODED)
+def test_sqlite_paths_are_percent_decoded(url: str, path: str) -> None:
+    cfg = resolve(url)
+    assert (cfg.dialect, cfg.sqlite_path, cfg.database) == ("sqlite", path, path)
+    assert cfg.display_url == url  # shown as given
+
+
+def test_an_encoded_memory_database_still_names_no_file() -> None:
+    with pytest.raises(InvalidArgumentError, match="names no file"):
+        resolve("sqlite:///%3Amemory%3A")
+
+
+def test_postgres_database_names_are_percent_decoded_too() -> None:
+    assert resolve("postgresql://u@h/F8nny_dAtaB%40s3%40-n%40m3").database == "F8nny_dAtaB@s3@-n@m3"

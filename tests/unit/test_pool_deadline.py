@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Generator
 
+import psycopg
 import pytest
 from psycopg.waiting import Ready
 
 from dbos_client._pool import (
     MIN_STATEMENT_SECONDS,
+    ConnectionPool,
     DeadlineConnection,
     DeadlineExceeded,
     _bounded,
@@ -57,3 +60,37 @@ def test_a_lent_connection_gets_at_least_the_minimum() -> None:
     assert conn.deadline == now + 60
     _lend(conn, None)
     assert conn.deadline is None
+
+
+class _IdleConn:
+    """Stands for a healthy, idle psycopg connection (only what the pool looks at)."""
+
+    closed = False
+
+    class info:  # mirrors psycopg's attribute
+        transaction_status = psycopg.pq.TransactionStatus.IDLE
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_final_check_past_the_deadline_still_waits_for_a_busy_pool() -> None:
+    """Many waits end at once and each makes one last read with its deadline already past:
+    they queue for the pool's connections rather than fail with PoolTimeout."""
+    pool = ConnectionPool(lambda deadline: _IdleConn(), max_size=1)  # type: ignore[arg-type,return-value]
+    held = threading.Event()
+
+    def hold() -> None:
+        with pool.connection(None):
+            held.set()
+            time.sleep(0.2)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    start = time.monotonic()
+    with pool.connection(time.monotonic() - 1) as conn:  # deadline already past
+        assert isinstance(conn, _IdleConn)
+    assert 0.1 < time.monotonic() - start < MIN_STATEMENT_SECONDS
+    holder.join()
+    pool.close()

@@ -98,12 +98,24 @@ KNOWN_OMISSIONS: dict[str, set[str]] = {
     "cancel_workflow": {"shard_key"},
     "resume_workflow": {"shard_key"},
     "destroy": set(),
+    "send_bulk": set(),
+    "send_bulk_async": set(),
+    "wait_first": set(),
+    "wait_first_async": set(),
+
+    **{
+        name + suffix: {"shard_key"}
+        for name in ("read_stream_offset", "update_workflow_attributes", "set_workflow_delay", "resume_workflows")
+        for suffix in ("", "_async")
+    },
 }
 #: Parameters dbos-client adds (all keyword-only with defaults).
 OUR_EXTRAS: dict[str, set[str]] = {
     "__init__": {
         "retry_policy", "poll_policy", "unsupported", "listener_database_url", "password_provider", "prepare_threshold",
-    }
+    },
+    "wait_first": {"timeout_seconds"},
+    "wait_first_async": {"timeout_seconds"},
 }
 
 
@@ -143,7 +155,7 @@ def test_handle_does_no_io() -> None:
 
 PURE_MODULES = [
     "_ops", "_wait", "_sql", "_sql_common", "_sql_reads", "_sql_writes", "_sql_waits", "_sql_sqlite",
-    "_serialization", "_options", "_schema",
+    "_serialization", "_options", "_schema", "_bulk", "_sql_bulk",
 ]  # fmt: skip
 FORBIDDEN_MODULES = {"asyncio", "socket", "threading", "subprocess", "psycopg_pool", "sqlite3"}
 FORBIDDEN_NAMES = {"sleep", "connect", "Connection", "AsyncConnection", "ConnectionPool", "AsyncConnectionPool"}

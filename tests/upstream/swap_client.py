@@ -1,4 +1,5 @@
-"""A pytest plugin for DBOS's own test suite: every ``DBOSClient`` it makes is ours.
+"""A pytest plugin for DBOS's own test suite: every ``DBOSClient`` it makes is ours
+(and, opted in, every ``DebouncerClient``, which drives a client).
 
 Loaded with ``-p swap_client`` by ``tests/upstream/run.py``, before DBOS's conftest and
 test modules are imported, so their ``from dbos import DBOSClient`` binds
@@ -9,6 +10,24 @@ a fixture. Two things are adapted to this machine, not to the client:
   so a run never touches another run's or anyone else's database, and are dropped after;
 * only the client tests run: those that use the ``client`` fixture or name
   ``DBOSClient`` in their source.
+
+One private attribute is supplied, since DBOS's tests reach into ``dbos.DBOSClient``'s
+internals for it: ``client._sys_db.engine``, a SQLAlchemy engine on the client's system
+database (the in-transaction tests open the caller's connection or Session on it, and
+count rows with it). It is built here, as DBOS builds its own (the placeholder schema
+translated, SQLite's writers IMMEDIATE with foreign keys on), and never touches the
+client: ours has no SQLAlchemy and no ``_sys_db``.
+
+Exception classes stay dbos's, with one exception. DBOS's tests import them once per module
+(``from dbos._error import DBOSException``) and mostly use one name for what the runtime
+raises (``DBOS.resume_workflow``) and what the client raises (``client.resume_workflow``).
+No single class can be both: swapping the name would make the runtime's errors escape, and
+keeping it makes ours escape. A user who switched to dbos_client would catch the runtime's
+errors with dbos's class and the client's with ours. So the name is swapped for exactly the
+tests in ``CLIENT_ONLY_EXCEPTIONS``: those where, read by hand, every use of such a name
+catches what the swapped client (or its handles) raises, never the runtime nor a dbos helper
+wrapped around the client (``DebouncerClient``, a ``Queue`` it returns). For them, the
+swap is what "the user changed that import too" means; the mixed tests keep dbos's classes.
 """
 
 from __future__ import annotations
@@ -21,6 +40,7 @@ from typing import Any
 
 import dbos
 import dbos._client
+import dbos._debouncer
 import pytest
 
 import dbos_client
@@ -33,9 +53,95 @@ SYSTEM_DB = f"dbostestpy_{SUFFIX}_dbos_sys"
 def _swap() -> None:
     dbos.DBOSClient = dbos_client.DBOSClient  # type: ignore[misc]
     dbos._client.DBOSClient = dbos_client.DBOSClient  # type: ignore[misc]
+    dbos_client.DBOSClient._sys_db = property(_system_database_view)  # type: ignore[attr-defined]
+    # dbos.DebouncerClient reaches into dbos.DBOSClient's private system database. With
+    # DBOS_CLIENT_UPSTREAM_DEBOUNCER=ours, a test debouncing from a client gets ours (same
+    # constructor, our error classes). Opt-in: three of DBOS's tests pass with DBOS's own
+    # DebouncerClient only because it refuses bad options (as DBOSException) before it
+    # touches the client; ours refuses them as InvalidArgumentError.
+    if os.environ.get("DBOS_CLIENT_UPSTREAM_DEBOUNCER") == "ours":
+        dbos.DebouncerClient = dbos_client.DebouncerClient  # type: ignore[misc]
+        dbos._debouncer.DebouncerClient = dbos_client.DebouncerClient  # type: ignore[misc]
+
+
+class _SystemDatabaseView:
+    """What DBOS's tests use of ``DBOSClient._sys_db``: its ``engine``."""
+
+    def __init__(self, url: str, schema: str | None) -> None:
+        import sqlalchemy as sa
+        from dbos._schemas import SCHEMA_PLACEHOLDER
+        from sqlalchemy.pool import NullPool
+
+        sqlite = url.startswith("sqlite")
+        # NullPool: no connection outlives the test that opened it.
+        engine = sa.create_engine(url, poolclass=NullPool)
+        if sqlite:
+
+            @sa.event.listens_for(engine, "connect")
+            def _sqlite_like_dbos(dbapi_conn: Any, _record: Any) -> None:
+                dbapi_conn.isolation_level = "IMMEDIATE"
+                dbapi_conn.execute("PRAGMA busy_timeout=30000")
+                dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+        self.engine = engine.execution_options(
+            schema_translate_map={SCHEMA_PLACEHOLDER: None if sqlite else (schema or "dbos")}
+        )
+
+
+def _system_database_view(client: Any) -> _SystemDatabaseView:
+    view = client.__dict__.get("_upstream_sys_db")
+    if view is None:
+        settings = client._settings
+        view = _SystemDatabaseView(settings["system_database_url"] or os.environ["DBOS_SYSTEM_DATABASE_URL"],
+                                   settings["dbos_system_schema"])  # fmt: skip
+        client.__dict__["_upstream_sys_db"] = view
+    return view
 
 
 _swap()
+
+
+#: Tests whose dbos exception names only ever catch what the client raises (see the docstring).
+CLIENT_ONLY_EXCEPTIONS = frozenset({
+    "tests/test_attributes.py::test_update_workflow_attributes_client",
+    "tests/test_client.py::test_client_lazy_rejects_listen_notify",
+    "tests/test_client.py::test_enqueue_in_transaction_rollback",
+    "tests/test_duplication_policy.py::test_client_return_existing_requires_dedup_id",
+    "tests/test_duplication_policy.py::test_client_return_existing_rejected_in_transaction",
+    "tests/test_duplication_policy.py::test_id_reuse_reject_client_enqueue",
+    "tests/test_queue.py::test_client_queue_crud_async",
+    "tests/test_scheduler.py::test_client_schedule_crud",
+    "tests/test_scheduler.py::test_client_apply_schedules",
+})  # fmt: skip
+
+
+def _our_exceptions(module: Any) -> dict[str, Any]:
+    """The module's globals bound to a dbos exception class that dbos_client also exports."""
+    import dbos._error
+
+    return {
+        name: getattr(dbos_client, name)
+        for name, value in vars(module).items()
+        if isinstance(value, type) and issubclass(value, BaseException)
+        and getattr(dbos._error, name, None) is value and hasattr(dbos_client, name)
+    }  # fmt: skip
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    module = getattr(item, "module", None)
+    if module is None or item.nodeid.split("[", 1)[0] not in CLIENT_ONLY_EXCEPTIONS:
+        yield
+        return
+    swapped = _our_exceptions(module)
+    saved = {name: getattr(module, name) for name in swapped}
+    for name, ours in swapped.items():
+        setattr(module, name, ours)
+    try:
+        yield
+    finally:
+        for name, theirs in saved.items():
+            setattr(module, name, theirs)
 
 
 def _unique_urls() -> tuple[str, str]:
