@@ -12,6 +12,7 @@ import argparse
 from typing import Any
 
 from ..client import DBOSClient
+from ..models import WorkflowSchedule
 from ._exits import EXIT_OK, NotFound
 from ._output import emit, record_json, status_json
 from ._table import QUEUE_COLUMNS, SCHEDULE_COLUMNS, VERSION_COLUMNS, emit_rows
@@ -121,22 +122,15 @@ def cmd_version_set_latest(client: DBOSClient, args: argparse.Namespace) -> int:
 # -- schedules ------------------------------------------------------------------------------
 
 
-def _schedules(client: DBOSClient) -> Any:
-    """The client, for its schedule calls (dbos.DBOSClient 3.4's names and arguments)."""
-    if not hasattr(client, "create_schedule"):
-        raise NotImplementedError("this dbos_client has no schedule calls")
-    return client
-
-
-def _schedule(client: DBOSClient, name: str) -> Any:
-    schedule = _schedules(client).get_schedule(name)
+def _schedule(client: DBOSClient, name: str) -> WorkflowSchedule:
+    schedule = client.get_schedule(name)
     if schedule is None:
         raise NotFound(f"no schedule named {name!r}")
     return schedule
 
 
 def cmd_schedule_list(client: DBOSClient, args: argparse.Namespace) -> int:
-    schedules = _schedules(client).list_schedules(
+    schedules = client.list_schedules(
         status=args.status,
         workflow_name=args.workflow_names,
         schedule_name_prefix=args.prefixes,
@@ -152,7 +146,7 @@ def cmd_schedule_get(client: DBOSClient, args: argparse.Namespace) -> int:
 
 
 def cmd_schedule_create(client: DBOSClient, args: argparse.Namespace) -> int:
-    _schedules(client).create_schedule(
+    client.create_schedule(
         schedule_name=args.name,
         workflow_name=args.workflow_name,
         schedule=args.cron,
@@ -169,24 +163,24 @@ def cmd_schedule_create(client: DBOSClient, args: argparse.Namespace) -> int:
 
 def cmd_schedule_pause(client: DBOSClient, args: argparse.Namespace) -> int:
     _schedule(client, args.name)
-    _schedules(client).pause_schedule(args.name)
+    client.pause_schedule(args.name)
     return EXIT_OK
 
 
 def cmd_schedule_resume(client: DBOSClient, args: argparse.Namespace) -> int:
     _schedule(client, args.name)
-    _schedules(client).resume_schedule(args.name)
+    client.resume_schedule(args.name)
     return EXIT_OK
 
 
 def cmd_schedule_delete(client: DBOSClient, args: argparse.Namespace) -> int:
     _schedule(client, args.name)
-    _schedules(client).delete_schedule(args.name)
+    client.delete_schedule(args.name)
     return EXIT_OK
 
 
 def cmd_schedule_trigger(client: DBOSClient, args: argparse.Namespace) -> int:
-    handle = _schedules(client).trigger_schedule(args.name)
+    handle = client.trigger_schedule(args.name)
     emit({"workflow_id": handle.workflow_id})
     return EXIT_OK
 
@@ -194,6 +188,6 @@ def cmd_schedule_trigger(client: DBOSClient, args: argparse.Namespace) -> int:
 def cmd_schedule_backfill(client: DBOSClient, args: argparse.Namespace) -> int:
     if args.start >= args.end:
         args.parser.error("--start must be before --end")
-    handles = _schedules(client).backfill_schedule(args.name, args.start, args.end)
+    handles = client.backfill_schedule(args.name, args.start, args.end)
     emit([h.workflow_id for h in handles])
     return EXIT_OK

@@ -174,10 +174,6 @@ def test_versions(runtime: Runtime, client: DBOSClient, uid: str) -> None:
 
 # -- schedules ------------------------------------------------------------------------------
 
-needs_schedules = pytest.mark.skipif(not hasattr(DBOSClient, "create_schedule"), reason="needs the schedule calls")
-
-
-@needs_schedules
 def test_schedule_maintenance_window(runtime: Runtime, client: DBOSClient, uid: str) -> None:
     name = f"nightly-{uid}"
     created = ok(cli(runtime, "schedule", "create", name, "--workflow-name", "echo", "--cron", "0 3 * * *",
@@ -217,7 +213,6 @@ def test_schedule_maintenance_window(runtime: Runtime, client: DBOSClient, uid: 
         assert done.returncode == EXIT_NOT_FOUND and name in one_error_line(done), command
 
 
-@needs_schedules
 def test_schedule_bad_input_writes_nothing(runtime: Runtime, client: DBOSClient, uid: str) -> None:
     name = f"bad-{uid}"
     for bad, message in ((["--cron", "every day"], "every day"), (["--cron", "* * * * *", "--timezone", "Mars/Olympus"], "Mars/Olympus"),

@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from dbos_client import ApplicationVersionNotFoundError, NameConflictError, Queue, WorkflowNotFoundError, cli
+from dbos_client import (
+    ApplicationVersionNotFoundError,
+    NameConflictError,
+    Queue,
+    ScheduleConflictError,
+    ScheduleNotFoundError,
+    WorkflowNotFoundError,
+    cli,
+)
 from dbos_client.cli import _commands_operator as ops
 from dbos_client.cli import _output, _table
 
@@ -173,7 +181,8 @@ def test_help_lists_the_operator_commands(capsys: pytest.CaptureFixture[str]) ->
         (ApplicationVersionNotFoundError("v"), cli.EXIT_NOT_FOUND),
         (NameConflictError("taken"), cli.EXIT_ERROR),
         (KeyError("a bug, not an answer"), cli.EXIT_ERROR),
-        (NotImplementedError("no schedule calls"), cli.EXIT_ERROR),
+        (ScheduleNotFoundError("no schedule"), cli.EXIT_NOT_FOUND),
+        (ScheduleConflictError("taken"), cli.EXIT_ERROR),
     ],
 )
 def test_exit_codes(exc: BaseException, code: int) -> None:
@@ -341,14 +350,6 @@ def test_queue_register_passes_the_limits(capsys: pytest.CaptureFixture[str]) ->
         "polling_interval_sec": 1.0, "on_conflict": "always_update", "application_name": None,
     }))]  # fmt: skip
     assert json.loads(capsys.readouterr().out)["name"] == "q"
-
-
-def test_a_client_without_schedule_calls_says_so() -> None:
-    class Old:
-        pass
-
-    with pytest.raises(NotImplementedError, match="no schedule calls"):
-        run(Old(), "schedule", "list")
 
 
 def test_list_as_a_table(capsys: pytest.CaptureFixture[str]) -> None:
