@@ -164,8 +164,8 @@ def _schedule_commands(subs: Subs, common: argparse.ArgumentParser) -> None:
     _name(p, "schedule")
 
     p = add_command(subs, common, "backfill", ops.cmd_schedule_backfill,
-                    "Start the runs the schedule would have made between two times; prints their ids. "
-                    "Runs that already happened are skipped.")  # fmt: skip
+                    "Start the runs the schedule would have made between two times; prints the id of "
+                    "each. A run that already exists is not started again, so it is safe to repeat.")  # fmt: skip
     _name(p, "schedule")
     p.add_argument("--start", "--start-time", dest="start", type=iso_datetime, required=True, metavar="ISO",
                    help="from this time, excluded (no offset: UTC)")  # fmt: skip

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from conftest import QUEUE, UNPOLLED_QUEUE, Runtime
@@ -226,4 +228,42 @@ def test_schedule_bad_input_writes_nothing(runtime: Runtime, client: DBOSClient,
     twice = cli(runtime, "schedule", "create", name, "--workflow-name", "echo", "--cron", "0 4 * * *")
     assert twice.returncode == EXIT_ERROR and name in one_error_line(twice)
     assert ok(cli(runtime, "schedule", "get", name))["schedule"] == "0 3 * * *"
+    quiet(cli(runtime, "schedule", "delete", name))
+
+
+def _wait_for(predicate: Callable[[], Any], timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+    return value
+
+
+def test_schedule_paused_around_a_maintenance_window(runtime: Runtime, client: DBOSClient, uid: str) -> None:
+    # The README's cron job, with a window of seconds: the application fires the schedule,
+    # stops while it is paused, fires again once resumed, and backfill runs what was skipped.
+    name = f"every-second-{uid}"
+    ok(cli(runtime, "schedule", "create", name, "--workflow-name", "echo", "--cron", "* * * * * *"))
+
+    def runs() -> list[str]:
+        return [s.workflow_id for s in client.list_workflows(schedule_name=name)]
+
+    _wait_for(runs)  # it fires in the application
+    quiet(cli(runtime, "schedule", "pause", name))
+    paused_at = datetime.now(timezone.utc)
+    time.sleep(2.5)  # the application notices within its polling interval (1 s here)
+    before = runs()
+    time.sleep(3)
+    assert runs() == before  # nothing fired during the window
+    resumed_at = datetime.now(timezone.utc)
+    quiet(cli(runtime, "schedule", "resume", name))
+    _wait_for(lambda: len(runs()) > len(before))  # firing again
+
+    window = ["--start", paused_at.isoformat(), "--end", resumed_at.isoformat()]
+    missed = ok(cli(runtime, "schedule", "backfill", name, *window))
+    assert len(missed) >= 4 and all(w.startswith(f"sched-{name}-") for w in missed)
+    for workflow_id in missed:
+        assert client.retrieve_workflow(workflow_id).get_result(timeout_seconds=60)["args"][1] is None
+    # Safe to re-run: the same ids (a workflow id is unique: nothing runs twice).
+    assert ok(cli(runtime, "schedule", "backfill", name, *window)) == missed
     quiet(cli(runtime, "schedule", "delete", name))
