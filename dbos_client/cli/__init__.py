@@ -8,9 +8,11 @@ Made for cron jobs and on-call engineers:
 * the exit code says what kind of failure it was (``EXIT_*``, listed in ``--help``),
   so a script can branch on "timed out" versus "not found" versus "database down".
 
-One module per job: ``_args`` (argument types), ``_output`` (JSON out), ``_exits`` (exit
-codes), ``_commands`` (one function per subcommand), ``_parser`` (one entry per subcommand),
-``_watch`` (the terminal UI of ``watch``); this module runs a command and sets up logging.
+One module per job: ``_args`` (argument types), ``_output`` (JSON out), ``_table``
+(``--format table``), ``_exits`` (exit codes), ``_commands`` (one function per subcommand),
+``_parser`` (one entry per subcommand), ``_commands_operator`` and ``_parser_operator`` (the
+same for ``queue``, ``fork``, ``rewind``, ``version``, ``schedule``), ``_watch`` (the terminal
+UI of ``watch``); this module runs a command and sets up logging.
 
 Only the standard library and ``dbos_client`` are imported: a cron job pays for nothing more.
 The URL is never printed by this package; the client's own messages redact its password.
@@ -35,6 +37,7 @@ from ._exits import (
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     EXIT_WORKFLOW_FAILED,
+    NotFound,
     WorkflowFailed,
     exit_code_for,
 )
@@ -54,7 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve.run(args, url)
     handlers = _start_logging(args.verbose)
     try:
-        with DBOSClient(system_database_url=url, dbos_system_schema=args.schema) as client:
+        # Only ``version list``/``version latest`` act as an application (--application-name).
+        application = getattr(args, "client_application_name", None)
+        with DBOSClient(system_database_url=url, dbos_system_schema=args.schema, application_name=application) as client:
             return int(args.run(client, args))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -111,7 +116,7 @@ def _stop_logging(undo: list[tuple[logging.Logger, logging.Handler, int]]) -> No
 
 def _message(exc: BaseException) -> str:
     """One line: the client's messages are written for people; others get their type."""
-    if isinstance(exc, (DBOSClientError, WorkflowFailed)):
+    if isinstance(exc, (DBOSClientError, WorkflowFailed, NotFound)):
         text = str(exc)
     else:
         text = f"{type(exc).__name__}: {exc}"
@@ -127,6 +132,7 @@ __all__ = [
     "EXIT_UNAVAILABLE",
     "EXIT_USAGE",
     "EXIT_WORKFLOW_FAILED",
+    "NotFound",
     "WorkflowFailed",
     "__version__",
     "build_parser",

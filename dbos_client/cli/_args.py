@@ -92,3 +92,17 @@ def iso_time(text: str) -> str:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
     return text
+
+
+positive_int = _number(int, 1, inclusive=True)
+
+
+def iso_datetime(text: str) -> Any:
+    """An ISO 8601 time as an aware ``datetime``; one without an offset is UTC."""
+    from datetime import datetime, timezone
+
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)

@@ -18,7 +18,8 @@ from ..errors import DBOSClientError, SerializationError
 from ..models import WorkflowStatusString
 from ._args import MISSING
 from ._exits import EXIT_OK, EXIT_TIMEOUT, WorkflowFailed
-from ._output import compact, describe_error, emit, status_json
+from ._output import compact, describe_error, emit, jsonable, status_json
+from ._table import STEP_COLUMNS, WORKFLOW_COLUMNS, emit_rows
 from ._watch import PlainView, StreamFollower, TerminalView
 
 #: A subcommand: runs with the client and the parsed arguments, returns the exit code.
@@ -142,7 +143,7 @@ def cmd_list(client: DBOSClient, args: argparse.Namespace) -> int:
         load_input=args.load_input,
         load_output=args.load_output,
     )
-    emit([status_json(s) for s in statuses])
+    emit_rows([status_json(s) for s in statuses], args.format, WORKFLOW_COLUMNS)
     return EXIT_OK
 
 
@@ -150,7 +151,7 @@ def cmd_steps(client: DBOSClient, args: argparse.Namespace) -> int:
     steps = client.list_workflow_steps(
         args.workflow_id, load_output=not args.no_output, limit=args.limit, offset=args.offset
     )
-    emit(list(steps))
+    emit_rows([jsonable(s) for s in steps], args.format, STEP_COLUMNS)
     return EXIT_OK
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..errors import (
     DatabaseUnavailableError,
+    DBOSClientError,
     InvalidArgumentError,
     MaxRecoveryAttemptsExceededError,
     WaitTimeoutError,
@@ -29,6 +30,10 @@ class WorkflowFailed(Exception):
     """The awaited workflow ended in ERROR. Its own exception is the ``__cause__``."""
 
 
+class NotFound(LookupError):
+    """A queue or schedule named on the command line does not exist (the client returned None)."""
+
+
 #: Which exception means which exit code. First match wins; anything else is EXIT_ERROR.
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (WaitTimeoutError, EXIT_TIMEOUT),
@@ -47,4 +52,8 @@ def exit_code_for(exc: BaseException) -> int:
     for kind, code in EXIT_CODES:
         if isinstance(exc, kind):
             return code
+    if isinstance(exc, (NotFound, DBOSClientError)) and isinstance(exc, LookupError):
+        # No such queue or schedule here; the client's own "not found" errors are
+        # LookupErrors too (an application version, a schedule).
+        return EXIT_NOT_FOUND
     return EXIT_ERROR

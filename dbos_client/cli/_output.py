@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 from typing import Any, TextIO
 
 from .._serialization import PortableWorkflowError
@@ -69,3 +69,13 @@ def emit(value: Any, out: TextIO | None = None) -> None:
     out = out or sys.stdout
     indent = 2 if out.isatty() else None
     print(json.dumps(jsonable(value), indent=indent), file=out, flush=True)
+
+
+def record_json(record: Any) -> dict[str, Any]:
+    """A row the client returns (a dataclass such as ``Queue``, or a dict such as
+    ``VersionInfo``) as a JSON object with its fields in order, JSON-safe."""
+    if is_dataclass(record) and not isinstance(record, type):
+        return {f.name: jsonable(getattr(record, f.name)) for f in fields(record)}
+    if hasattr(record, "keys"):
+        return {str(k): jsonable(record[k]) for k in record.keys()}
+    return {"value": jsonable(record)}

@@ -33,6 +33,7 @@ from ._exits import (
     EXIT_USAGE,
     EXIT_WORKFLOW_FAILED,
 )
+from ._table import FORMATS
 
 PROG = "dbos-client"
 URL_ENV = "DBOS_SYSTEM_DATABASE_URL"
@@ -43,7 +44,7 @@ exit codes:
   {EXIT_ERROR}  any other error
   {EXIT_USAGE}  usage error: bad arguments, bad JSON, no database URL
   {EXIT_TIMEOUT}  timeout: get-event found no value, result or stream waited too long
-  {EXIT_NOT_FOUND}  no workflow with this id
+  {EXIT_NOT_FOUND}  no workflow, queue, schedule or application version of this name
   {EXIT_WORKFLOW_FAILED}  the workflow ended in ERROR, was CANCELLED or dead-lettered
   {EXIT_UNAVAILABLE}  the system database is unreachable (after retries)
 
@@ -77,12 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, run: _commands.Command, summary: str) -> argparse.ArgumentParser:
-        sub = subs.add_parser(
-            name, help=summary, description=summary, parents=[common],
-            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-        )  # fmt: skip
-        sub.set_defaults(run=run, parser=sub)
-        return sub
+        return add_command(subs, common, name, run, summary)
 
     p = command("enqueue", _commands.cmd_enqueue, "Start a workflow on a queue; prints {\"workflow_id\": ...}.")
     p.add_argument("workflow_name", metavar="WORKFLOW_NAME")
@@ -157,9 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sort-desc", action="store_true", help="newest first")
     p.add_argument("--load-input", action="store_true", help="include each workflow's input")
     p.add_argument("--load-output", action="store_true", help="include each workflow's output and error")
+    add_format(p)
 
     p = command("steps", _commands.cmd_steps, "List a workflow's steps as a JSON array.")
     p.add_argument("workflow_id", metavar="WORKFLOW_ID")
+    add_format(p)
     p.add_argument("--limit", type=non_negative_int)
     p.add_argument("--offset", type=non_negative_int)
     p.add_argument("--no-output", action="store_true", help="leave out each step's output")
@@ -172,4 +170,35 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("serve", _commands.cmd_watch, "Serve the HTTP gateway (events, messages, streams; needs the 'gateway' extra).")
     _serve.add_arguments(p)  # runs _serve.run, not a command on a sync client (main() sees args.serve)
 
+    from ._parser_operator import add_operator_commands  # here: it uses add_command below
+
+    add_operator_commands(subs, common)
     return parser
+
+
+def add_command(
+    subs: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser,
+    name: str, run: _commands.Command, summary: str, aliases: tuple[str, ...] = (),
+) -> argparse.ArgumentParser:  # fmt: skip
+    """One subcommand: its function, its one-line summary, the options every command takes."""
+    sub = subs.add_parser(
+        name, help=summary, description=summary, parents=[common], aliases=list(aliases),
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    sub.set_defaults(run=run, parser=sub)
+    return sub
+
+
+def add_group(
+    subs: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser,
+    name: str, summary: str,
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:  # fmt: skip
+    """A command with subcommands of its own (``queue list``): returns where to add them."""
+    group = subs.add_parser(name, help=summary, description=summary, parents=[common])
+    return group.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
+
+
+def add_format(p: argparse.ArgumentParser) -> None:
+    """``--format table`` for a list command (``--output``: Temporal's name for it)."""
+    p.add_argument("--format", "--output", dest="format", choices=FORMATS, default="json",
+                   help="json (default: one array, for scripts) or table (for people)")  # fmt: skip
