@@ -23,3 +23,14 @@ def test_unit_collection_imports_no_dbos_and_no_interop_harness() -> None:
     )
     result = [line for line in done.stdout.splitlines() if line.startswith("RESULT")]
     assert result == ["RESULT 0 [] []"], done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def test_no_unit_file_shares_a_basename_with_an_interop_file() -> None:
+    """The test directories are not packages: two test_x.py files stop the whole session at
+    collection (``import file mismatch``), which only the full run shows."""
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parent.parent
+    unit = {p.name for p in (tests / "unit").glob("test_*.py")}
+    interop = {p.name for p in (tests / "interop").glob("test_*.py")}
+    assert unit & interop == set()
