@@ -50,7 +50,13 @@ class ClientCore:
     warned_queues: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def warn_if_unknown_queue(self, q: Queries, queue_name: str, known: bool | None) -> None:
+    def warn_if_unknown_queue(self, q: Queries, queue_name: str, known: bool | None) -> Op[None]:
+        """Warn, once per queue name, that nothing will run what was just enqueued there.
+
+        The warning names the queues that do exist (one more read, the first time only), so
+        a typo is obvious. Run after the write: a failed read costs the warning its list, never
+        the enqueue.
+        """
         # Only 3.x requires a queues row; 2.x also polls queues declared in code.
         if known is not False or not q.info.is_v3 or queue_name == INTERNAL_QUEUE:
             return
@@ -58,11 +64,18 @@ class ClientCore:
             if queue_name in self.warned_queues:
                 return
             self.warned_queues.add(queue_name)
+        from ._ops_operator import list_queues  # the operator's module imports this one
+
+        try:
+            queues = yield from list_queues(q, [self.application_name] if self.application_name else None)
+            names = ", ".join(repr(queue.name) for queue in queues) or "none"
+        except Exception:  # noqa: BLE001 - the list only decorates the warning
+            names = "unknown"
         logger.warning(
             "queue %r is not registered in this system database; its workflows stay ENQUEUED "
-            "until an application declares that queue",
-            queue_name,
-        )
+            "until an application declares that queue (registered queues: %s)",
+            queue_name, names,
+        )  # fmt: skip
 
 
 def _with_queries(deadline: float | None, make: Callable[[Queries], Op[Any]]) -> Op[Any]:
@@ -88,7 +101,7 @@ def enqueue(core: ClientCore, options: Mapping[str, Any], args: tuple[Any, ...],
 
     def run(q: Queries) -> Generator[Any, Any, str]:
         outcome = yield from _ops.enqueue(q, request)
-        core.warn_if_unknown_queue(q, request.queue_name, outcome.queue_known)
+        yield from core.warn_if_unknown_queue(q, request.queue_name, outcome.queue_known)
         return outcome.workflow_id
 
     return _with_queries(None, run)
@@ -285,7 +298,7 @@ def enqueue_bulk(core: ClientCore, items: Any) -> Op[list[str]]:
     def run(q: Queries) -> Generator[Any, Any, list[str]]:
         outcomes = yield from _bulk.enqueue_bulk(q, requests)
         for req, outcome in zip(requests, outcomes, strict=True):
-            core.warn_if_unknown_queue(q, req.queue_name, outcome.queue_known)
+            yield from core.warn_if_unknown_queue(q, req.queue_name, outcome.queue_known)
         return [o.workflow_id for o in outcomes]
 
     return _with_queries(None, run)

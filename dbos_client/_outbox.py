@@ -77,7 +77,7 @@ def enqueue_in_transaction(
         # workflow id is ON CONFLICT DO NOTHING, then checked): the savepoint's two round
         # trips are paid only when it can.
         outcome = yield from (in_savepoint(write) if request.deduplication_id is not None else write)
-        core.warn_if_unknown_queue(q, request.queue_name, outcome.queue_known)
+        yield from core.warn_if_unknown_queue(q, request.queue_name, outcome.queue_known)
         return outcome.workflow_id
 
     return make

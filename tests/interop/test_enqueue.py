@@ -156,7 +156,10 @@ def test_unregistered_queue_warns_on_3x(runtime, client: DBOSClient, caplog: pyt
     warned = [r for r in caplog.records if "no_such_queue" in r.getMessage()]
     if runtime.is_v3:
         assert len(warned) == 1 and "not registered" in warned[0].getMessage()
-        assert not any(QUEUE in r.getMessage() for r in caplog.records)
+        # The warning names the queues that do exist, so a typo shows (issue 14)...
+        assert "registered queues: " in warned[0].getMessage() and repr(QUEUE) in warned[0].getMessage()
+        # ...and enqueuing onto a registered queue warns about nothing.
+        assert not any(r.getMessage().startswith(f"queue {QUEUE!r}") for r in caplog.records)
     else:
         assert warned == []  # 2.x polls queues declared in code; there is nothing to warn about
 
