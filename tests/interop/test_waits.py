@@ -18,6 +18,7 @@ from dbos_client import (
     AsyncDBOSClient,
     DBOSClient,
     DBOSClientError,
+    InvalidArgumentError,
     ResultTimeoutError,
     StreamTimeoutError,
     __version__,
@@ -80,11 +81,14 @@ def test_async_listener_outage_is_survived_on_the_loop(runtime: Runtime) -> None
 
 
 def test_a_reader_beyond_int4_offsets_does_not_break_polling_for_the_others(runtime: Runtime) -> None:
-    """The poller sends stream offsets as int[]: one reader at offset 2**31 must not fail it for all."""
+    """The poller sends stream offsets as int[]: one reader at the last int4 offset must not fail
+    it for all, and one past it is refused before it reaches the shared query (issue 16)."""
     with DBOSClient(system_database_url=runtime.url, use_listen_notify=False) as client:
         handle = client.enqueue({"queue_name": QUEUE, "workflow_name": "event_after_message"}, "k", "t", 60)
+        with pytest.raises(InvalidArgumentError, match="offset must be an integer from 0 to 2147483647"):
+            next(iter(client.read_stream(handle.workflow_id, "s", offset=2**31)))
         far: list = []
-        reader = threading.Thread(target=lambda: far.extend(client.read_stream(handle.workflow_id, "s", offset=2**31)))
+        reader = threading.Thread(target=lambda: far.extend(client.read_stream(handle.workflow_id, "s", offset=2**31 - 1)))
         reader.start()
         thread, out = _blocked_get_event(client, handle.workflow_id, "k")
         _until(lambda: _waiting(client) == 2)
