@@ -11,7 +11,6 @@
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
-from ._debounce import DebouncerClient
 from ._serialization import (
     DefaultSerializer,
     PortableJSONSerializer,
@@ -68,17 +67,19 @@ from .errors import ApplicationVersionNotFoundError, NameConflictError, Workflow
 from .models import ApplicationRowCounts, Queue, QueueRateLimit, VersionInfo
 
 if _TYPE_CHECKING:
+    from ._debounce import DebouncerClient
     from .client_async import AsyncDBOSClient, AsyncWorkflowHandle
 
-#: Public names loaded on first access (PEP 562): a sync script does not pay for asyncio code.
-_LAZY = ("AsyncDBOSClient", "AsyncWorkflowHandle")
+#: Public names loaded on first access (PEP 562), and their modules: a sync script does not pay
+#: for asyncio code, nor for the debouncer's (schedules, cron) unless it uses them.
+_LAZY = {"AsyncDBOSClient": "client_async", "AsyncWorkflowHandle": "client_async", "DebouncerClient": "_debounce"}
 
 
 def __getattr__(name: str) -> _Any:
     if name in _LAZY:
-        from . import client_async
+        from importlib import import_module
 
-        return getattr(client_async, name)
+        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'dbos_client' has no attribute {name!r}")
 
 

@@ -17,20 +17,15 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Concatenate, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, TypeVar
 
 import psycopg
 from typing_extensions import ParamSpec, Unpack
 
-from . import (
-    _calls,
-    _calls_operator,
-    _ops,
-    _outbox,
-    _schedules,
-)
+from . import _calls, _ops
 from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
 from ._hub import Waiter, WaitHub
+from ._lazy import LazyModule
 from ._ops import Emit, NeedQueries, Op, Query, Subscribe, Transaction, Wait
 from ._pool import ConnectionPool, DeadlineConnection
 from ._retry import is_transient
@@ -52,6 +47,13 @@ from .models import (
     WorkflowSchedule,
     WorkflowStatus,
 )
+
+if TYPE_CHECKING:
+    from . import _calls_operator, _outbox, _schedules
+else:  # loaded on first use (see _lazy)
+    _calls_operator = LazyModule("dbos_client._calls_operator")
+    _outbox = LazyModule("dbos_client._outbox")
+    _schedules = LazyModule("dbos_client._schedules")
 
 logger = logging.getLogger("dbos_client")
 
