@@ -40,7 +40,8 @@ that never block; past it the answer is 503 ``database_unavailable`` with ``Retr
     ``not_used`` (SQLite). No authentication.
 
 Ids and keys are path segments: percent-encode a ``/`` in an id (``tenant%2Fabc``).
-Values are JSON; a float NaN or infinity is written as ``null`` (what ``JSON.stringify`` does).
+Values are JSON; a float NaN or infinity is written as ``null`` (what ``JSON.stringify`` does),
+bytes as base64 and a compiled pattern as its text (a TypeScript app's Buffer and RegExp).
 
 Every error is JSON, ``{"error": code, "message": text}``, and every input is checked
 before the database is touched: ids and keys (length, no control characters, valid
@@ -538,9 +539,20 @@ def _closing(stream: AsyncIterator[Any]) -> contextlib.aclosing[AsyncGenerator[A
     return contextlib.aclosing(cast("AsyncGenerator[Any, None]", stream))
 
 
+def _base64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode("ascii")
+
+
+#: What a decoded TypeScript value (js_superjson) can hold that JSON cannot: a Buffer comes back
+#: as bytes (sent as base64, not as text that may not be UTF-8) and a RegExp as re.Pattern.
+_ENCODERS: dict[Any, Any] = {bytes: _base64, bytearray: _base64, re.Pattern: lambda p: p.pattern}
+
+
 def _jsonable(value: Any, what: str) -> Any:
     try:
-        return _finite(jsonable_encoder(value))
+        return _finite(jsonable_encoder(value, custom_encoder=_ENCODERS))
     except Exception as exc:  # noqa: BLE001 - a value with no JSON form is the workflow's choice
         logger.warning("the value of %s (%s) has no JSON form: %s", what, type(value).__name__, exc)
         raise GatewayError(500, "unserializable_value", f"the value of {what} ({type(value).__name__}) has no JSON form") from None

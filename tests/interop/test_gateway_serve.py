@@ -355,6 +355,20 @@ def test_nan_and_infinity_are_null(client: DBOSClient, http: httpx.Client, serve
     _no_tracebacks(served)
 
 
+def test_bytes_and_patterns_have_a_json_form(client: DBOSClient, http: httpx.Client, served: Served) -> None:
+    """What a TypeScript app's Buffer and RegExp decode to (bytes, re.Pattern): base64 and the
+    pattern's text, not a 500 (bytes that are not UTF-8 used to fail in the encoder)."""
+    import re
+
+    value = {"raw": b"\xff\x00ok", "text": b"plain", "re": re.compile("a+b", re.IGNORECASE)}
+    workflow_id = _enqueue(client, "set_event_value", "x", value)
+    client.retrieve_workflow(workflow_id).get_result(timeout_seconds=30)
+    expected = {"raw": "/wBvaw==", "text": "cGxhaW4=", "re": "a+b"}
+    assert http.get(f"/workflow-events/{workflow_id}").json()["events"] == {"x": expected}
+    assert http.get(f"/workflow-events/{workflow_id}/x", params={"timeout": 5}).json()["value"] == expected
+    _no_tracebacks(served)
+
+
 def test_negative_last_event_id_is_refused_like_a_negative_offset(client: DBOSClient, http: httpx.Client) -> None:
     workflow_id = _enqueue(client, "sleep_wf", 0.1)
     sse = {"Accept": "text/event-stream"}
