@@ -1,8 +1,8 @@
 """A module loaded on its first attribute access, for the shells' rarely used calls.
 
 ``from dbos_client import DBOSClient`` should not pay for the operator's, the schedules' and
-the outbox's modules (about 50 ms of imports) in a script that only sends a message. The
-shells bind these names under ``TYPE_CHECKING`` to the real modules, so types are checked
+the outbox's modules (about 50 ms of imports) in a script that only sends a message. Type
+checkers see these names bound to the real modules (under ``TYPE_CHECKING``), so types are checked
 as usual; at run time the first call imports the module, and later calls cost one
 attribute lookup.
 """
@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["LazyModule", "calls_operator", "outbox", "schedules"]
 
 
 class LazyModule:
@@ -28,3 +30,13 @@ class LazyModule:
 
     def __repr__(self) -> str:
         return f"<lazy module {self._name!r}>"
+
+
+if TYPE_CHECKING:
+    from . import _calls_operator as calls_operator
+    from . import _outbox as outbox
+    from . import _schedules as schedules
+else:
+    calls_operator = LazyModule("dbos_client._calls_operator")
+    outbox = LazyModule("dbos_client._outbox")
+    schedules = LazyModule("dbos_client._schedules")

@@ -16,16 +16,14 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import psycopg
-from typing_extensions import Unpack
 
-from . import _calls, _ops
+from . import _calls, _ops, _surface
 from ._base import NOTHING, OP_ERRORS, ClientBase, HandleBase, OpState
 from ._hub_async import AsyncWaiter, AsyncWaitHub
-from ._lazy import LazyModule
+from ._lazy import outbox as _outbox  # loaded on first use
 from ._ops import Emit, NeedQueries, Op, Query, Subscribe, Transaction, Wait
 from ._pool import AsyncConnectionPool, AsyncDeadlineConnection
 from ._retry import is_transient
@@ -34,26 +32,7 @@ from ._serialization import FormatChoice
 from ._sql import Queries
 from ._txn import fetch_async
 from .errors import DBOSClientError
-from .models import (
-    ApplicationRowCounts,
-    ClientScheduleInput,
-    EnqueueItem,
-    EnqueueOptions,
-    ListWorkflowsFilters,
-    Queue,
-    QueueRateLimit,
-    SendMessage,
-    VersionInfo,
-    WorkflowSchedule,
-    WorkflowStatus,
-)
-
-if TYPE_CHECKING:
-    from . import _calls_operator, _outbox, _schedules
-else:  # loaded on first use (see _lazy)
-    _calls_operator = LazyModule("dbos_client._calls_operator")
-    _outbox = LazyModule("dbos_client._outbox")
-    _schedules = LazyModule("dbos_client._schedules")
+from .models import EnqueueOptions, WorkflowStatus
 
 logger = logging.getLogger("dbos_client")
 
@@ -97,6 +76,14 @@ class AsyncWorkflowHandle(HandleBase[R]):
         """
         op = _calls.get_result(self._client._core, self.workflow_id, timeout_seconds, polling_interval_sec)
         return await self._client._run(op)
+
+
+def _handle(client: AsyncDBOSClient, workflow_id: str) -> AsyncWorkflowHandle[Any]:
+    return AsyncWorkflowHandle(client, workflow_id)
+
+
+def _handles(client: AsyncDBOSClient, workflow_ids: list[str]) -> list[AsyncWorkflowHandle[Any]]:
+    return [AsyncWorkflowHandle(client, workflow_id) for workflow_id in workflow_ids]
 
 
 class AsyncDBOSClient(ClientBase):
@@ -188,39 +175,10 @@ class AsyncDBOSClient(ClientBase):
 
     # -- the calls -------------------------------------------------------------------
 
-    async def enqueue(self, options: EnqueueOptions, *args: Any, **kwargs: Any) -> AsyncWorkflowHandle[Any]:
-        """Start a workflow by name on a queue; returns at once with its handle.
-
-        One statement. See ``DBOSClient.enqueue`` for the options and errors.
-        """
-        return AsyncWorkflowHandle(self, await self._run(_calls.enqueue(self._core, options, args, kwargs)))
-
-    async def send(
-        self, destination_id: str, message: Any, topic: str | None = None, idempotency_key: str | None = None,
-        *, serialization_type: FormatChoice = None,
-    ) -> None:
-        """Send a message to a workflow (``DBOS.recv(topic)``). One INSERT; never waits.
-
-        See ``DBOSClient.send`` for idempotency and errors.
-        """
-        await self._run(_calls.send(self._core, destination_id, message, topic, idempotency_key, serialization_type))
-
-    async def get_event(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:
-        """Wait for the workflow to publish ``key`` and return its latest value.
-
-        Suspends the task until the key has a value, or ``timeout_seconds`` pass (then
-        None), or at once with None if the workflow finished without publishing it.
-        Holds no connection while it waits. See ``DBOSClient.get_event``.
-        """
-        return await self._run(_calls.get_event(self._core, workflow_id, key, timeout_seconds))
-
-    async def get_all_events(self, workflow_id: str) -> dict[str, Any]:
-        """Every event key of the workflow with its latest value. One query; never waits.
-
-        Raises:
-            WorkflowNotFoundError: no such workflow.
-        """
-        return await self._run(_calls.get_all_events(self._core, workflow_id))
+    enqueue = _surface.awaiting(_surface.enqueue, _handle)
+    send = _surface.awaiting(_surface.send)
+    get_event = _surface.awaiting(_surface.get_event)
+    get_all_events = _surface.awaiting(_surface.get_all_events)
 
     def read_stream(
         self, workflow_id: str, key: str, *, offset: int = 0,
@@ -235,161 +193,33 @@ class AsyncDBOSClient(ClientBase):
         op = _calls.read_stream(self._core, workflow_id, key, offset, timeout_seconds, polling_interval_sec)
         return self._iterate(op)
 
-    async def retrieve_workflow(self, workflow_id: str) -> AsyncWorkflowHandle[Any]:
-        """A handle to an existing workflow. One query, to check that it exists.
-
-        Raises:
-            WorkflowNotFoundError: no such workflow.
-        """
-        await self._run(_calls.ensure_exists(self._core, workflow_id))
-        return AsyncWorkflowHandle(self, workflow_id)
-
-    async def cancel_workflow(self, workflow_id: str, *, cancel_children: bool = False) -> None:
-        """Cancel a workflow (and, with ``cancel_children``, its descendants). One statement.
-
-        Raises:
-            WorkflowNotFoundError: no such workflow.
-        """
-        await self._run(_calls.cancel(self._core, [workflow_id], cancel_children))
-
-    async def cancel_workflows(self, workflow_ids: list[str], *, cancel_children: bool = False) -> None:
-        """Cancel several workflows in one statement; an unknown id cancels none (WorkflowNotFoundError)."""
-        await self._run(_calls.cancel(self._core, workflow_ids, cancel_children))
-
-    async def delete_workflow(self, workflow_id: str, *, delete_children: bool = False) -> None:
-        """Delete a workflow and everything it stored. See ``DBOSClient.delete_workflow``."""
-        await self._run(_calls.delete(self._core, [workflow_id], delete_children))
-
-    async def delete_workflows(self, workflow_ids: list[str], *, delete_children: bool = False) -> None:
-        """Delete several workflows in one statement; an unknown id deletes none."""
-        await self._run(_calls.delete(self._core, workflow_ids, delete_children))
-
-    async def list_workflows(self, **filters: Unpack[ListWorkflowsFilters]) -> list[WorkflowStatus]:
-        """Workflows matching the filters. See ``DBOSClient.list_workflows``."""
-        return await self._run(_calls.list_workflows(self._core, filters))
-
-    async def list_queued_workflows(self, **filters: Unpack[ListWorkflowsFilters]) -> list[WorkflowStatus]:
-        """Unfinished workflows on a queue. See ``DBOSClient.list_queued_workflows``."""
-        return await self._run(_calls.list_workflows(self._core, filters, queues_only=True))
-
-    async def list_workflow_steps(
-        self, workflow_id: str, *, load_output: bool = True, limit: int | None = None, offset: int | None = None
-    ) -> list[dict[str, Any]]:
-        """The workflow's recorded steps in order. See ``DBOSClient.list_workflow_steps``."""
-        return await self._run(_calls.list_steps(self._core, workflow_id, load_output, limit, offset))
-
-    async def resume_workflow(self, workflow_id: str, *, queue_name: str | None = None) -> AsyncWorkflowHandle[Any]:
-        """Re-enqueue a cancelled workflow so it runs again from its last step. One statement.
-
-        Raises:
-            WorkflowNotFoundError: no such workflow.
-        """
-        await self._run(_calls.resume(self._core, workflow_id, queue_name))
-        return AsyncWorkflowHandle(self, workflow_id)
+    retrieve_workflow = _surface.awaiting(_surface.retrieve_workflow, _handle)
+    cancel_workflow = _surface.awaiting(_surface.cancel_workflow)
+    cancel_workflows = _surface.awaiting(_surface.cancel_workflows)
+    delete_workflow = _surface.awaiting(_surface.delete_workflow)
+    delete_workflows = _surface.awaiting(_surface.delete_workflows)
+    list_workflows = _surface.awaiting(_surface.list_workflows)
+    list_queued_workflows = _surface.awaiting(_surface.list_queued_workflows)
+    list_workflow_steps = _surface.awaiting(_surface.list_workflow_steps)
+    resume_workflow = _surface.awaiting(_surface.resume_workflow, _handle)
 
     # -- the operator's surface: queues, fork/rewind, application versions -------------
 
-    async def register_queue(
-        self, name: str, *, global_concurrency: int | None = None, partition_concurrency: int | None = None,
-        partition_worker_concurrency: int | None = None, partition_limiter: QueueRateLimit | None = None,
-        limiter: QueueRateLimit | None = None, worker_concurrency: int | None = None,
-        polling_interval_sec: float = 1.0,
-        on_conflict: Literal["always_update", "never_update", "update_if_latest_version"] = "always_update",
-        application_name: str | None = None, concurrency: int | None = None,
-    ) -> Queue:
-        """Create or update a queue's row, so the owning application polls it. One transaction.
-
-        ``on_conflict``: ``"always_update"`` (default) overwrites an existing queue's limits,
-        ``"never_update"`` leaves them. ``application_name`` (default: the client's) owns the
-        queue; None registers it unclaimed, polled by every application. ``concurrency`` is
-        DBOS's deprecated name for ``global_concurrency``.
-
-        Raises:
-            InvalidArgumentError: inconsistent limits, a reserved name, or
-                ``on_conflict='update_if_latest_version'`` (clients have no version).
-            NameConflictError: another application owns a queue of that name.
-            SchemaError: the database has no queues table (DBOS before 2.20).
-        """
-        op = _calls_operator.register_queue(
-            self._core, name, global_concurrency=global_concurrency, partition_concurrency=partition_concurrency,
-            partition_worker_concurrency=partition_worker_concurrency, partition_limiter=partition_limiter,
-            limiter=limiter, worker_concurrency=worker_concurrency, polling_interval_sec=polling_interval_sec,
-            on_conflict=on_conflict, application_name=application_name, concurrency=concurrency,
-        )  # fmt: skip
-        return await self._run(op)
-
-    async def retrieve_queue(self, name: str) -> Queue | None:
-        """The queue's current settings, or None if no such queue. One query."""
-        return await self._run(_calls_operator.retrieve_queue(self._core, name))
-
-    async def delete_queue(self, name: str) -> None:
-        """Delete the queue's row (no-op if absent). Its pending workflows stay ENQUEUED until it
-        is registered again. One statement."""
-        await self._run(_calls_operator.delete_queue(self._core, name))
-
-    async def list_queues(self, *, application_name: str | list[str] | None = None) -> list[Queue]:
-        """Registered queues: those of ``application_name`` (default: the client's; all for a
-        nameless client) plus the unclaimed ones. One query."""
-        return await self._run(_calls_operator.list_queues(self._core, application_name))
-
-    async def fork_workflow(
-        self, workflow_id: str, start_step: int, *, application_version: str | None = None,
-        queue_name: str | None = None, queue_partition_key: str | None = None,
-        replacement_children: dict[str, str] | None = None, timeout_seconds: float | None = None,
-        shard_key: str | None = None, forked_workflow_id: str | None = None,
-    ) -> AsyncWorkflowHandle[Any]:
-        """Start a copy of a workflow that replays its steps before ``start_step`` and runs the
-        rest. See ``DBOSClient.fork_workflow``. One transaction; never waits for the fork."""
-        op = _calls_operator.fork(
-            self._core, workflow_id, start_step, application_version=application_version, queue_name=queue_name,
-            queue_partition_key=queue_partition_key, replacement_children=replacement_children,
-            timeout_seconds=timeout_seconds, shard_key=shard_key, forked_workflow_id=forked_workflow_id,
-        )  # fmt: skip
-        return AsyncWorkflowHandle(self, await self._run(op))
-
-    async def rewind_workflow(
-        self, workflow_id: str, *, start_step: int | None = None, application_version: str | None = None,
-        queue_name: str | None = None, queue_partition_key: str | None = None, shard_key: str | None = None,
-    ) -> AsyncWorkflowHandle[Any]:
-        """Re-run a finished workflow from ``start_step`` (default 1) under its own id. See
-        ``DBOSClient.rewind_workflow``. One transaction; never waits for the re-run."""
-        op = _calls_operator.rewind(
-            self._core, workflow_id, start_step=start_step, application_version=application_version,
-            queue_name=queue_name, queue_partition_key=queue_partition_key, shard_key=shard_key,
-        )  # fmt: skip
-        await self._run(op)
-        return AsyncWorkflowHandle(self, workflow_id)
-
-    async def list_application_versions(self) -> list[VersionInfo]:
-        """Registered application versions, newest first. See ``DBOSClient.list_application_versions``."""
-        return await self._run(_calls_operator.list_versions(self._core))
-
-    async def get_latest_application_version(self) -> VersionInfo:
-        """The newest application version. See ``DBOSClient.get_latest_application_version``."""
-        return await self._run(_calls_operator.latest_version(self._core))
-
-    async def set_latest_application_version(self, version_name: str, *, application_name: str | None = None) -> None:
-        """Make a version the latest. See ``DBOSClient.set_latest_application_version``."""
-        await self._run(_calls_operator.set_latest_version(self._core, version_name, application_name))
-
-    async def rename_application(
-        self, old_name: str | None, new_name: str, *, batch_size: int | None = 10_000, adopt_unclaimed_rows: bool = False
-    ) -> ApplicationRowCounts:
-        """Give ``new_name`` the rows ``old_name`` owns (and unclaimed ones). See ``DBOSClient.rename_application``."""
-        op = _calls_operator.rename(self._core, old_name, new_name, batch_size, adopt_unclaimed_rows)
-        return await self._run(op)
+    register_queue = _surface.awaiting(_surface.register_queue)
+    retrieve_queue = _surface.awaiting(_surface.retrieve_queue)
+    delete_queue = _surface.awaiting(_surface.delete_queue)
+    list_queues = _surface.awaiting(_surface.list_queues)
+    fork_workflow = _surface.awaiting(_surface.fork_workflow, _handle)
+    rewind_workflow = _surface.awaiting(_surface.rewind_workflow, _handle)
+    list_application_versions = _surface.awaiting(_surface.list_application_versions)
+    get_latest_application_version = _surface.awaiting(_surface.get_latest_application_version)
+    set_latest_application_version = _surface.awaiting(_surface.set_latest_application_version)
+    rename_application = _surface.awaiting(_surface.rename_application)
 
     # -- bulk calls and fan-out waits (ops in _bulk) -----------------------------------
 
-    async def send_bulk(
-        self, messages: list[SendMessage], *, serialization_type: FormatChoice = None, send_to_forks: bool = False
-    ) -> None:
-        """Send many messages in one transaction: all, or none. See ``DBOSClient.send_bulk``."""
-        await self._run(_calls.send_bulk(self._core, messages, serialization_type, send_to_forks))
-
-    async def enqueue_bulk(self, items: list[EnqueueItem]) -> list[AsyncWorkflowHandle[Any]]:
-        """Enqueue many workflows in one transaction (ours). See ``DBOSClient.enqueue_bulk``."""
-        return [AsyncWorkflowHandle(self, wid) for wid in await self._run(_calls.enqueue_bulk(self._core, items))]
+    send_bulk = _surface.awaiting(_surface.send_bulk)
+    enqueue_bulk = _surface.awaiting(_surface.enqueue_bulk, _handles)
 
     async def wait_first(
         self, handles: list[Any], *, polling_interval_sec: float = 1.0, timeout_seconds: float | None = None
@@ -457,73 +287,15 @@ class AsyncDBOSClient(ClientBase):
 
     # -- schedules (DBOS 3.4's schedule API; logic in _schedules) -------------------------
 
-    async def create_schedule(
-        self,
-        *,
-        schedule_name: str,
-        workflow_name: str,
-        schedule: str,
-        context: Any = None,
-        workflow_class_name: str | None = None,
-        automatic_backfill: bool = False,
-        cron_timezone: str | None = None,
-        queue_name: str | None = None,
-        application_name: str | None = None,
-        shard_key: str | None = None,
-    ) -> None:
-        """Create a cron schedule the application's scheduler fires. See ``DBOSClient.create_schedule``."""
-        entry = {
-            "schedule_name": schedule_name, "workflow_name": workflow_name, "schedule": schedule, "context": context,
-            "workflow_class_name": workflow_class_name, "automatic_backfill": automatic_backfill,
-            "cron_timezone": cron_timezone, "queue_name": queue_name, "application_name": application_name,
-            "shard_key": shard_key,
-        }  # fmt: skip
-        await self._run(_schedules.create_schedule(self._core, entry))
-
-    async def list_schedules(
-        self,
-        *,
-        status: str | list[str] | None = None,
-        workflow_name: str | list[str] | None = None,
-        schedule_name_prefix: str | list[str] | None = None,
-        application_name: str | list[str] | None = None,
-    ) -> list[WorkflowSchedule]:
-        """Schedules matching the filters. One query. See ``DBOSClient.list_schedules``."""
-        op = _schedules.list_schedules(self._core, status, workflow_name, schedule_name_prefix, application_name)
-        return await self._run(op)
-
-    async def get_schedule(self, name: str) -> WorkflowSchedule | None:
-        """The schedule of that name, or None. One query."""
-        return await self._run(_schedules.get_schedule(self._core, name))
-
-    async def delete_schedule(self, name: str) -> None:
-        """Delete the schedule of that name; an unknown name is a no-op. One statement."""
-        await self._run(_schedules.delete_schedule(self._core, name))
-
-    async def pause_schedule(self, name: str) -> None:
-        """Pause a schedule: the application stops firing it. One statement."""
-        await self._run(_schedules.set_schedule_status(self._core, name, "PAUSED"))
-
-    async def resume_schedule(self, name: str) -> None:
-        """Resume a paused schedule. One statement."""
-        await self._run(_schedules.set_schedule_status(self._core, name, "ACTIVE"))
-
-    async def apply_schedules(self, schedules: list[ClientScheduleInput]) -> None:
-        """Create or replace several schedules in one transaction. See ``DBOSClient.apply_schedules``."""
-        await self._run(_schedules.apply_schedules(self._core, schedules))
-
-    async def backfill_schedule(self, schedule_name: str, start: datetime, end: datetime) -> list[AsyncWorkflowHandle[None]]:
-        """Enqueue the runs the schedule would have made between start and end (both exclusive).
-
-        See ``DBOSClient.backfill_schedule``.
-        """
-        ids = await self._run(_schedules.backfill_schedule(self._core, schedule_name, start, end))
-        return [AsyncWorkflowHandle(self, workflow_id) for workflow_id in ids]
-
-    async def trigger_schedule(self, schedule_name: str) -> AsyncWorkflowHandle[None]:
-        """Enqueue one run of the schedule now. See ``DBOSClient.trigger_schedule``."""
-        workflow_id = await self._run(_schedules.trigger_schedule(self._core, schedule_name))
-        return AsyncWorkflowHandle(self, workflow_id)
+    create_schedule = _surface.awaiting(_surface.create_schedule)
+    list_schedules = _surface.awaiting(_surface.list_schedules)
+    get_schedule = _surface.awaiting(_surface.get_schedule)
+    delete_schedule = _surface.awaiting(_surface.delete_schedule)
+    pause_schedule = _surface.awaiting(_surface.pause_schedule)
+    resume_schedule = _surface.awaiting(_surface.resume_schedule)
+    apply_schedules = _surface.awaiting(_surface.apply_schedules)
+    backfill_schedule = _surface.awaiting(_surface.backfill_schedule, _handles)
+    trigger_schedule = _surface.awaiting(_surface.trigger_schedule, _handle)
 
     # -- the driver: I/O only; the policy is ClientBase's ------------------------------
     # Two loops rather than DBOSClient's one: an async generator cannot return a value.
@@ -765,30 +537,10 @@ class AsyncDBOSClient(ClientBase):
 
     # -- read_stream_offset, workflow attributes, delays, bulk resume --------------------
 
-    async def read_stream_offset(
-        self, workflow_id: str, key: str, offset: int, *,
-        polling_interval_sec: float | None = None, timeout_seconds: float | None = None,
-    ) -> Any:
-        """The one value at ``offset`` of the stream. See ``DBOSClient.read_stream_offset``."""
-        op = _calls.read_stream_offset(self._core, workflow_id, key, offset, timeout_seconds, polling_interval_sec)
-        return await self._run(op)
+    read_stream_offset = _surface.awaiting(_surface.read_stream_offset)
+    update_workflow_attributes = _surface.awaiting(_surface.update_workflow_attributes)
+    set_workflow_delay = _surface.awaiting(_surface.set_workflow_delay)
+    resume_workflows = _surface.awaiting(_surface.resume_workflows, _handles)
 
-    async def update_workflow_attributes(
-        self, workflow_id: str, attributes: dict[str, Any] | None, *, merge: bool = False
-    ) -> None:
-        """Replace (or, with ``merge``, merge into) a workflow's attributes. See
-        ``DBOSClient.update_workflow_attributes``."""
-        await self._run(_calls.update_attributes(self._core, workflow_id, attributes, merge))
 
-    async def set_workflow_delay(
-        self, workflow_id: str, *, delay_seconds: float | None = None, delay_until_epoch_ms: int | None = None
-    ) -> None:
-        """Move a DELAYED workflow's release time. See ``DBOSClient.set_workflow_delay``."""
-        await self._run(_calls.set_delay(self._core, workflow_id, delay_seconds, delay_until_epoch_ms))
-
-    async def resume_workflows(
-        self, workflow_ids: list[str], *, queue_name: str | None = None
-    ) -> list[AsyncWorkflowHandle[Any]]:
-        """Resume several workflows in one statement. See ``DBOSClient.resume_workflows``."""
-        await self._run(_calls.resume_many(self._core, workflow_ids, queue_name))
-        return [AsyncWorkflowHandle(self, workflow_id) for workflow_id in workflow_ids]
+_surface.adopt(AsyncDBOSClient)
