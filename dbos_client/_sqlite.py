@@ -55,6 +55,10 @@ class SqliteDriver:
         self._lock = threading.Lock()
         self._closed = False
         self._watch: _Connection | None = None
+        #: Held while the watch connection is in use: closing a sqlite3 connection while
+        #: another thread runs a statement on it can crash the interpreter (seen: a segfault
+        #: when an async client closed while its poller's worker thread was in ``changed``).
+        self._watch_lock = threading.Lock()
         self._seen_version: int | None = None
 
     # -- connections -----------------------------------------------------------------
@@ -100,9 +104,10 @@ class SqliteDriver:
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
-            watch, self._watch = self._watch, None
         for conn in idle:
             conn.close()
+        with self._watch_lock:  # waits for a ``changed`` in flight (microseconds)
+            watch, self._watch = self._watch, None
         if watch is not None:
             watch.close()
 
@@ -153,14 +158,18 @@ class SqliteDriver:
 
         ``PRAGMA data_version`` on a connection of its own costs no table read, so the
         shared poller asks this every tick and runs its query only after a commit: an
-        idle client with waiting calls reads nothing. Called from the poller thread only.
+        idle client with waiting calls reads nothing. Called from the poller only (its thread,
+        or the async poller's worker thread), never twice at once; ``close`` may run meanwhile.
         """
-        try:
-            if self._watch is None:
-                self._watch = self._connect()
-            version = self._watch.execute("PRAGMA data_version").fetchone()[0]
-        except Exception:  # noqa: BLE001 - when unsure, let the poller look
-            return True
+        with self._watch_lock:
+            if self._closed:
+                return False
+            try:
+                if self._watch is None:
+                    self._watch = self._connect()
+                version = self._watch.execute("PRAGMA data_version").fetchone()[0]
+            except Exception:  # noqa: BLE001 - when unsure, let the poller look
+                return True
         changed: bool = version != self._seen_version
         self._seen_version = version
         return changed
