@@ -36,6 +36,14 @@ builtin as well: a value whose serializer is not available is a ``TypeError``, a
 The driver's errors (DBOS lets SQLAlchemy's through) are ``DatabaseUnavailableError``,
 ``ConnectionRejectedError`` and ``SchemaError``, which are not ``DBOSException``s either.
 
+In a process that has already imported dbos (or SQLAlchemy), each error is also dbos's
+class for the same condition (or SQLAlchemy's: ``OperationalError`` for a database that
+is unreachable or refuses us, ``ProgrammingError`` for a missing schema), so code written
+for ``dbos.DBOSClient`` keeps catching it with ``except dbos._error.DBOSNonExistentWorkflowError``
+or ``except sqlalchemy.exc.DBAPIError``. ``type(err)`` is then a subclass of ours made for
+that purpose, with the same name; ``isinstance`` is the test to use. Neither is ever imported
+here.
+
 A workflow that failed is not an error of the client: `get_result` re-raises the
 workflow's own exception (or a `PortableWorkflowError` for portable JSON errors).
 Messages never contain a password: URLs are redacted before they reach any text.
@@ -43,7 +51,8 @@ Messages never contain a password: URLs are redacted before they reach any text.
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import Any, TypeVar
 
 __all__ = [
     "DBOSClientError",
@@ -75,11 +84,27 @@ __all__ = [
 ]
 
 
+E = TypeVar("E", bound="DBOSClientError")
+
+
 class DBOSClientError(Exception):
     """Base class of every error dbos-client raises on purpose."""
 
+    def __new__(cls: type[E], *args: Any, **kwargs: Any) -> E:
+        # Where the caller's process has loaded dbos or SQLAlchemy, the error is also
+        # their class for the same condition (see ``_compat_class``). The arguments are
+        # for ``__init__``: none go to the builtin ``__new__`` (OSError's would parse them).
+        target = _compat_class(cls)
+        self: E = super().__new__(target)
+        if target is not cls:
+            for name, factory in target._compat_instance_defaults:  # type: ignore[attr-defined]
+                setattr(self, name, factory())
+        return self
+
     def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
+        # Not super(): in a class composed with dbos's (``_compat_class``) the next
+        # ``__init__`` in the MRO may be dbos's, whose arguments differ.
+        Exception.__init__(self, message)
         self.message = message
         # Structured data (workflow_id, key, ...) for callers; also kept for pickling.
         self._details = details
@@ -87,7 +112,9 @@ class DBOSClientError(Exception):
             setattr(self, name, value)
 
     def __reduce__(self) -> Any:
-        return (_rebuild, (type(self), self.message, self._details))
+        # Our own class, never the composed one (which no module names): unpickling
+        # composes again, as raising it would in the receiving process.
+        return (_rebuild, (_plain_class(type(self)), self.message, self._details))
 
     def __str__(self) -> str:
         return self.message
@@ -155,9 +182,6 @@ class WorkflowNotFoundError(DBOSException, LookupError):
     def __init__(self, workflow_id: str, action: str = "") -> None:
         what = f" ({action})" if action else ""
         super().__init__(f"No workflow with id {workflow_id!r} exists{what}.", workflow_id=workflow_id)
-
-    def __reduce__(self) -> Any:
-        return (_rebuild, (type(self), self.message, self._details))
 
 
 class WorkflowConflictError(DBOSException):
@@ -376,3 +400,119 @@ class ScheduleConflictError(DBOSException):
     """``create_schedule``: the name is taken; or a write names a schedule another application owns."""
 
     schedule_name: str
+
+
+# -- the same error under dbos's and SQLAlchemy's names --------------------------------------
+#
+# Code written for dbos.DBOSClient catches its errors by dbos's classes (``except
+# dbos.DBOSNonExistentWorkflowError``) and its database failures by SQLAlchemy's (``except
+# sqlalchemy.exc.DBAPIError``). A program that swaps only the client's import keeps those
+# lines, often in code that also catches what the DBOS runtime raises, so no single name
+# could serve both. We never import dbos or SQLAlchemy; but when the process already has
+# ``dbos._error`` or ``sqlalchemy.exc`` loaded, each error we make is an instance of a class
+# derived from ours and theirs: ours first in the MRO (our attributes, ``__str__`` without
+# passwords, the builtin bases), theirs after, their ``__init__`` never called.
+
+_DBOS = "dbos._error"
+_SQLALCHEMY = "sqlalchemy.exc"
+
+
+def _dbos(name: str) -> tuple[str, str]:
+    return (_DBOS, name)
+
+
+#: Per class of ours, the classes dbos.DBOSClient 3.4 raises for the same condition, as
+#: (module, name). A class without an entry takes its nearest base's. DBOS lets SQLAlchemy's
+#: errors through: a connection that fails or is refused is an ``OperationalError``, a
+#: missing table or column a ``ProgrammingError`` (Postgres's UndefinedTable), a fork onto
+#: a taken id an ``IntegrityError``. Where DBOS raises a plain ``DBOSException`` (bad
+#: arguments, name conflicts, no application version) the base entry says so.
+_FOREIGN: dict[type[DBOSClientError], tuple[tuple[str, str], ...]] = {
+    DBOSException: (_dbos("DBOSException"),),
+    ApplicationVersionNotFoundError: (_dbos("DBOSException"),),
+    WorkflowIdConflictError: (_dbos("DBOSException"), (_SQLALCHEMY, "IntegrityError")),
+    DatabaseUnavailableError: ((_SQLALCHEMY, "OperationalError"),),
+    ConnectionRejectedError: ((_SQLALCHEMY, "OperationalError"),),
+    SchemaError: ((_SQLALCHEMY, "ProgrammingError"),),
+    **{
+        cls: (_dbos(cls.__name__),)
+        for cls in (
+            DBOSNonExistentWorkflowError, DBOSConflictingWorkflowError, DBOSWorkflowIDInUseError,
+            DBOSQueueDeduplicatedError, DBOSAwaitedWorkflowCancelledError,
+            DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded, DBOSStreamTimeoutError, DBOSQueryTimeoutError,
+        )
+    },
+}  # fmt: skip
+
+#: ``_FOREIGN`` resolved along each class's MRO, filled on first use.
+_SPECS: dict[type, tuple[tuple[str, str], ...]] = {}
+#: (our class, their classes...) -> the composed class.
+_COMPOSED: dict[tuple[type, ...], type] = {}
+
+
+def _compat_class(cls: type[E]) -> type[E]:
+    """``cls``, or the class composed from it and the foreign classes already loaded.
+
+    One dict lookup and a ``sys.modules`` lookup per foreign name on each construction;
+    the composed classes are cached.
+    """
+    specs = _SPECS.get(cls)
+    if specs is None:
+        specs = _SPECS[cls] = next((_FOREIGN[base] for base in cls.__mro__ if base in _FOREIGN), ())
+    if not specs:
+        return cls
+    bases: list[type] = []
+    for module_name, name in specs:
+        module = sys.modules.get(module_name)
+        if module is None:
+            continue
+        # getattr, not import: a module still initializing may not define it yet.
+        foreign = getattr(module, name, None)
+        if isinstance(foreign, type) and issubclass(foreign, BaseException) and not issubclass(cls, foreign):
+            bases.append(foreign)
+    if not bases:
+        return cls
+    key = (cls, *bases)
+    composed = _COMPOSED.get(key)
+    if composed is None:
+        composed = _COMPOSED.setdefault(key, _compose(cls, tuple(bases)))
+    return composed
+
+
+def _compose(cls: type, bases: tuple[type, ...]) -> type:
+    namespace: dict[str, Any] = {
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+        "_compat_plain": cls,
+        "_compat_instance_defaults": (),
+    }
+    if not hasattr(cls, "dbos_error_code"):
+        namespace["dbos_error_code"] = None  # every dbos DBOSException has one
+    if any(base.__module__.startswith("sqlalchemy") for base in bases):
+        # SQLAlchemy's StatementError sets these in the __init__ we skip; statement and
+        # params stay None (no SQLAlchemy statement ran), and ``orig`` is the driver's
+        # error this one was raised from.
+        namespace.update(orig=property(_driver_error, _set_driver_error), hide_parameters=False)
+        namespace["_compat_instance_defaults"] = (("detail", list),)
+    try:
+        return type(cls.__name__, (cls, *bases), namespace)
+    except TypeError:
+        return cls  # a layout or metaclass that cannot combine: raise ours alone, as without them
+
+
+def _plain_class(cls: type[E]) -> type[E]:
+    plain: type[E] = vars(cls).get("_compat_plain", cls)
+    return plain
+
+
+def _driver_error(self: BaseException) -> BaseException | None:
+    explicit: BaseException | None = self.__dict__.get("orig")
+    if explicit is not None:
+        return explicit
+    # ``raise ... from exc``; or ``from None`` inside the handler, which leaves the context.
+    return self.__cause__ if self.__cause__ is not None else self.__context__
+
+
+def _set_driver_error(self: BaseException, value: BaseException | None) -> None:
+    self.__dict__["orig"] = value

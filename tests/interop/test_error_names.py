@@ -104,3 +104,95 @@ def test_the_client_raises_what_dbos_client_raises(runtime: Runtime, uid: str, s
         assert ours.message.startswith(theirs.message)
         assert str(ours).startswith(str(theirs))
     assert getattr(ours, "dbos_error_code", None) == getattr(theirs, "dbos_error_code", None)
+
+
+# -- one except clause for the runtime's errors and the client's --------------------------------
+#
+# This module imports dbos, so dbos._error and sqlalchemy.exc are loaded: each error our
+# client raises is then also dbos's class for it (and a database failure SQLAlchemy's),
+# and code written for dbos.DBOSClient keeps catching it with the classes it imports.
+
+
+@pytest.mark.parametrize("call", ["resume", "fork", "retrieve", "read_stream"])
+def test_dbos_s_class_catches_the_client_s_unknown_workflow(runtime: Runtime, uid: str, call: str) -> None:
+    missing = f"ghost-{uid}"
+    calls: dict[str, Callable[[Any], Any]] = {
+        "resume": lambda c: c.resume_workflow(missing),
+        "fork": lambda c: c.fork_workflow(missing, 1),
+        "retrieve": lambda c: c.retrieve_workflow(missing),
+        "read_stream": lambda c: list(c.read_stream(missing, "s")),
+    }
+    with dbos_client.DBOSClient(system_database_url=runtime.url) as client:
+        try:
+            calls[call](client)
+        except dbos_error.DBOSNonExistentWorkflowError as caught:  # imported from the real dbos
+            err: BaseException = caught
+        else:
+            pytest.fail(f"{call} of an unknown workflow raised nothing")
+    assert isinstance(err, dbos_client.DBOSNonExistentWorkflowError)  # and still ours
+    assert type(err).__name__ == "DBOSNonExistentWorkflowError"
+    assert err.destination_id == missing and err.dbos_error_code == 5  # type: ignore[attr-defined]
+    # What the runtime itself raises is caught by the same clause.
+    assert issubclass(dbos_error.DBOSNonExistentWorkflowError, dbos_error.DBOSException)
+
+
+def test_dbos_s_classes_catch_the_client_s_refused_enqueues(runtime: Runtime, uid: str) -> None:
+    if runtime.version != "3.4.0":
+        pytest.skip("workflow_id_reuse_policy is a DBOS 3.4 option")
+    options = {"queue_name": UNPOLLED_QUEUE, "workflow_name": "echo", "workflow_id": f"r-{uid}"}
+    with dbos_client.DBOSClient(system_database_url=runtime.url) as client:
+        client.enqueue(options)
+        with pytest.raises(dbos_error.DBOSWorkflowIDInUseError) as in_use:
+            client.enqueue({**options, "workflow_id_reuse_policy": "reject"})
+        with pytest.raises(dbos_error.DBOSException, match="workflow_id_reuse_policy") as bad:
+            client.enqueue({**options, "workflow_id_reuse_policy": "bogus"})
+    assert isinstance(in_use.value, dbos_client.DBOSWorkflowIDInUseError)
+    assert isinstance(bad.value, dbos_client.InvalidArgumentError) and isinstance(bad.value, ValueError)
+
+
+#: Nothing listens here: a connection is refused at once.
+_UNREACHABLE = "postgresql://postgres:s3cret-pw@127.0.0.1:59999/nowhere"
+
+
+def test_an_unreachable_database_is_sqlalchemy_s_error_as_with_dbos_client() -> None:
+    import sqlalchemy.exc
+
+    options = {"queue_name": "q", "workflow_name": "w"}
+    theirs_client = dbos.DBOSClient(system_database_url=_UNREACHABLE, lazy=True, retry_connection_errors=False)
+    try:
+        with pytest.raises(sqlalchemy.exc.DBAPIError) as theirs:
+            theirs_client.enqueue(options)  # type: ignore[arg-type]
+    finally:
+        theirs_client.destroy()
+    client = dbos_client.DBOSClient(system_database_url=_UNREACHABLE, retry_connection_errors=False)
+    try:
+        client.enqueue(options)  # type: ignore[arg-type]
+    except sqlalchemy.exc.DBAPIError as caught:
+        ours: BaseException = caught
+    else:
+        pytest.fail("enqueue on an unreachable database raised nothing")
+    finally:
+        client.close()
+    assert isinstance(ours, type(theirs.value))  # sqlalchemy.exc.OperationalError, as dbos.DBOSClient's
+    assert isinstance(ours, dbos_client.DatabaseUnavailableError)
+    assert ours.orig is ours.__cause__ and type(ours.orig).__module__.startswith("psycopg")  # type: ignore[attr-defined]
+    assert "s3cret-pw" not in str(ours) and "s3cret-pw" not in repr(ours)
+
+
+def test_a_sqlite_file_that_is_no_database_is_sqlalchemy_s_error_as_with_dbos_client(tmp_path: Path) -> None:
+    import sqlalchemy.exc
+
+    path = tmp_path / "not-a-database.sqlite"
+    path.write_bytes(b"not a database: " + b"x" * 200)
+    url = f"sqlite:///{path}"
+    options = {"queue_name": "q", "workflow_name": "w"}
+    with pytest.raises(sqlalchemy.exc.DatabaseError) as theirs:
+        theirs_client = dbos.DBOSClient(system_database_url=url, lazy=True)
+        try:
+            theirs_client.enqueue(options)  # type: ignore[arg-type]
+        finally:
+            theirs_client.destroy()
+    with dbos_client.DBOSClient(system_database_url=url) as client, pytest.raises(sqlalchemy.exc.DatabaseError) as ours:
+        client.enqueue(options)  # type: ignore[arg-type]
+    assert isinstance(theirs.value, sqlalchemy.exc.DBAPIError) and isinstance(ours.value, sqlalchemy.exc.DBAPIError)
+    assert isinstance(ours.value, dbos_client.SchemaError)

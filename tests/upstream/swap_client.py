@@ -18,16 +18,11 @@ count rows with it). It is built here, as DBOS builds its own (the placeholder s
 translated, SQLite's writers IMMEDIATE with foreign keys on), and never touches the
 client: ours has no SQLAlchemy and no ``_sys_db``.
 
-Exception classes stay dbos's, with one exception. DBOS's tests import them once per module
-(``from dbos._error import DBOSException``) and mostly use one name for what the runtime
-raises (``DBOS.resume_workflow``) and what the client raises (``client.resume_workflow``).
-No single class can be both: swapping the name would make the runtime's errors escape, and
-keeping it makes ours escape. A user who switched to dbos_client would catch the runtime's
-errors with dbos's class and the client's with ours. So the name is swapped for exactly the
-tests in ``CLIENT_ONLY_EXCEPTIONS``: those where, read by hand, every use of such a name
-catches what the swapped client (or its handles) raises, never the runtime nor a dbos helper
-wrapped around the client (``DebouncerClient``, a ``Queue`` it returns). For them, the
-swap is what "the user changed that import too" means; the mixed tests keep dbos's classes.
+Exception classes are not touched. DBOS's tests import them from ``dbos._error`` and
+often use one name for what the runtime raises (``DBOS.resume_workflow``) and what the
+client raises (``client.resume_workflow``): with dbos loaded, each error dbos_client
+raises is also dbos's class of the same name (and a database failure SQLAlchemy's), as it
+is for a user who swaps only the client's import.
 """
 
 from __future__ import annotations
@@ -97,53 +92,6 @@ def _system_database_view(client: Any) -> _SystemDatabaseView:
 
 
 _swap()
-
-
-#: Tests whose dbos exception names only ever catch what the client raises (see the docstring).
-CLIENT_ONLY_EXCEPTIONS = frozenset({
-    "tests/test_attributes.py::test_update_workflow_attributes_client",
-    "tests/test_client.py::test_client_lazy_rejects_listen_notify",
-    "tests/test_client.py::test_enqueue_in_transaction_rollback",
-    "tests/test_duplication_policy.py::test_client_return_existing_requires_dedup_id",
-    "tests/test_duplication_policy.py::test_client_return_existing_rejected_in_transaction",
-    "tests/test_duplication_policy.py::test_id_reuse_reject_client_enqueue",
-    "tests/test_queue.py::test_client_queue_crud_async",
-    "tests/test_scheduler.py::test_client_schedule_crud",
-    "tests/test_scheduler.py::test_client_apply_schedules",
-    # DBOSQueueDeduplicatedError is raised here only by the (swapped) DebouncerClient.
-    "tests/test_debouncer.py::test_debounce_key_collision_between_workflows",
-    "tests/test_debouncer.py::test_debounce_ownership_across_applications",
-    "tests/test_debouncer.py::test_debounce_targets_another_application",
-})  # fmt: skip
-
-
-def _our_exceptions(module: Any) -> dict[str, Any]:
-    """The module's globals bound to a dbos exception class that dbos_client also exports."""
-    import dbos._error
-
-    return {
-        name: getattr(dbos_client, name)
-        for name, value in vars(module).items()
-        if isinstance(value, type) and issubclass(value, BaseException)
-        and getattr(dbos._error, name, None) is value and hasattr(dbos_client, name)
-    }  # fmt: skip
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Any:
-    module = getattr(item, "module", None)
-    if module is None or item.nodeid.split("[", 1)[0] not in CLIENT_ONLY_EXCEPTIONS:
-        yield
-        return
-    swapped = _our_exceptions(module)
-    saved = {name: getattr(module, name) for name in swapped}
-    for name, ours in swapped.items():
-        setattr(module, name, ours)
-    try:
-        yield
-    finally:
-        for name, theirs in saved.items():
-            setattr(module, name, theirs)
 
 
 def _unique_urls() -> tuple[str, str]:
