@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import psycopg
 
 from ._calls import ClientCore
-from ._config import DatabaseConfig, resolve
+from ._config import DatabaseConfig, resolve, url_of_engine
 from ._hub_state import Registration
 from ._ops import ConstraintViolation, Op
 from ._options import optional_text, require_text
@@ -82,6 +82,7 @@ class ClientBase:
         observability_query_timeout_sec: float | None = None,
         sys_db_idle_transaction_timeout_sec: float | None = None,
         sharding: bool = False,
+        system_database_engine: Any = None,
         **unsupported: Any,
     ) -> None:
         if unsupported:
@@ -91,6 +92,8 @@ class ClientBase:
             system_database_polling_concurrency, observability_query_timeout_sec,
             sys_db_idle_transaction_timeout_sec, sharding,
         )  # fmt: skip
+        if system_database_engine is not None:  # as in DBOS, the engine's database wins over the URL
+            system_database_url = url_of_engine(system_database_engine)
         self._config: DatabaseConfig = resolve(system_database_url, listener_database_url)
         if password_provider is not None and not callable(password_provider):
             raise InvalidArgumentError("password_provider must be a callable that returns the password")

@@ -63,6 +63,25 @@ class DatabaseConfig:
         return f"DatabaseConfig({self.display_url!r})"
 
 
+def url_of_engine(engine: Any) -> str:
+    """The database URL of a SQLAlchemy ``Engine`` or ``AsyncEngine``, read without importing SQLAlchemy.
+
+    This is DBOS's ``system_database_engine``: the client connects to the engine's database
+    with its own psycopg connections (it has no SQLAlchemy pool to share). What only the
+    engine knows (``connect_args``, a ``creator``) is not carried over, so the URL must hold
+    the credentials.
+    """
+    render = getattr(getattr(engine, "url", None), "render_as_string", None)
+    if not callable(render):
+        raise InvalidArgumentError(
+            f"system_database_engine must be a SQLAlchemy Engine (an object with .url), got {type(engine).__name__}"
+        )
+    url = render(hide_password=False)
+    if not isinstance(url, str):
+        raise InvalidArgumentError("system_database_engine.url did not render as a string")
+    return url
+
+
 def resolve(url: str | None, listener_url: str | None = None) -> DatabaseConfig:
     """Validate the URL (or ``DBOS_SYSTEM_DATABASE_URL``) and build the connection strings.
 

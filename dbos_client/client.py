@@ -125,6 +125,10 @@ class DBOSClient(ClientBase):
             ``sqlite:///path/to/app.sqlite`` for an application on a SQLite file (read
             with the standard library's sqlite3; no listener there, the shared poller
             wakes waits). Defaults to the ``DBOS_SYSTEM_DATABASE_URL`` environment variable.
+        system_database_engine: DBOS's keyword: a SQLAlchemy ``Engine`` on the system
+            database. Its URL replaces ``system_database_url``; the client opens its own
+            connections to that database (SQLAlchemy is not needed, nor imported), so the
+            URL must carry the credentials (``connect_args`` and ``creator`` are not used).
         dbos_system_schema: the schema of the DBOS tables, as the application set it
             (ignored for SQLite, whose tables have no schema).
         serializer: the application's custom serializer, if it uses one (any object

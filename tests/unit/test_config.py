@@ -423,3 +423,47 @@ def test_an_encoded_memory_database_still_names_no_file() -> None:
 
 def test_postgres_database_names_are_percent_decoded_too() -> None:
     assert resolve("postgresql://u@h/F8nny_dAtaB%40s3%40-n%40m3").database == "F8nny_dAtaB@s3@-n@m3"
+
+
+# -- system_database_engine: the URL of a SQLAlchemy engine, read without SQLAlchemy ----------
+
+
+class _EngineURL:
+    """What SQLAlchemy's URL offers the client: render_as_string (here, of a fixed text)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def render_as_string(self, hide_password: bool = True) -> str:
+        return self.text if not hide_password else self.text.replace(SECRET, "***")
+
+
+class _Engine:
+    def __init__(self, text: str) -> None:
+        self.url = _EngineURL(text)
+
+
+def test_an_engine_gives_its_url_with_the_password() -> None:
+    client = DBOSClient(system_database_engine=_Engine(f"postgresql+psycopg://u:{SECRET}@127.0.0.1:1/app_sys"))
+    assert client._config.database == "app_sys"
+    assert conninfo_to_dict(client._config.conninfo)["password"] == SECRET
+    assert SECRET not in repr(client)
+
+
+def test_the_engine_wins_over_the_url_as_in_dbos() -> None:
+    client = DBOSClient(
+        system_database_url="postgresql://bogus:url@not:42/fake",
+        system_database_engine=_Engine("postgresql://u@127.0.0.1:1/real"),
+    )
+    assert client._config.database == "real"
+
+
+def test_a_sqlite_engine_names_its_file() -> None:
+    client = DBOSClient(system_database_engine=_Engine("sqlite:///some/dir/app.sqlite"))
+    assert client._config.sqlite_path == "some/dir/app.sqlite"
+
+
+def test_an_engine_with_a_bad_url_is_refused_without_its_password() -> None:
+    with pytest.raises(InvalidArgumentError, match="mysql") as info:
+        DBOSClient(system_database_engine=_Engine(f"mysql://u:{SECRET}@h/db"))
+    assert SECRET not in str(info.value)
