@@ -25,6 +25,7 @@ from ._options import (
     check_id_list,
     check_notify_payload,
     check_timeout,
+    no_shard_key,
     optional_text,
     require_text,
 )
@@ -147,8 +148,10 @@ def get_all_events(core: ClientCore, workflow_id: Any) -> Op[dict[str, Any]]:
 
 
 def read_stream(
-    core: ClientCore, workflow_id: Any, key: Any, offset: Any, timeout_seconds: Any, polling_interval_sec: Any
+    core: ClientCore, workflow_id: Any, key: Any, offset: Any, timeout_seconds: Any, polling_interval_sec: Any,
+    shard_key: Any = None,
 ) -> Op[None]:
+    no_shard_key(shard_key)
     require_text(workflow_id, "workflow_id")
     require_text(key, "key")
     # Offsets are 32-bit in the streams table (and in the shared poller's query): no value lies beyond.
@@ -237,10 +240,7 @@ def send_bulk(core: ClientCore, messages: Any, serialization_type: FormatChoice,
     for i, (destination_id, message, topic, key, shard_key) in enumerate(fields):
         if not _plain_text(destination_id) or not (topic is None or _plain_text(topic)) or not (key is None or _plain_text(key)):
             _check_message(i, destination_id, topic, key)  # raises, naming what is wrong
-        if shard_key is not None:
-            raise InvalidArgumentError(
-                f"messages[{i}].shard_key: a shard key was given, but this client supports unsharded system databases only"
-            )
+        no_shard_key(shard_key, f"messages[{i}].shard_key")
         if len(destination_id) + len(topic or NULL_TOPIC) > 1000:  # only long ids can reach NOTIFY's limit
             check_notify_payload(destination_id, topic if topic is not None else NULL_TOPIC, f"messages[{i}].topic")
         text = core.codec.encode(message, tag, f"message {i}")

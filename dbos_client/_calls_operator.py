@@ -18,7 +18,7 @@ from typing import Any
 from . import _ops_operator as ops
 from ._calls import ClientCore, _with_queries
 from ._ops import Op
-from ._options import new_id, optional_text, require_text
+from ._options import new_id, no_shard_key, optional_text, require_text
 from .errors import InvalidArgumentError
 from .models import ApplicationRowCounts, Queue, VersionInfo
 
@@ -144,9 +144,7 @@ def list_queues(core: ClientCore, application_name: Any) -> Op[list[Queue]]:
     return _with_queries(None, lambda q: ops.list_queues(q, names))
 
 
-def _no_shard_key(shard_key: Any) -> None:
-    if shard_key is not None:
-        raise InvalidArgumentError("shard_key is not supported: this client does not support sharded system databases")
+_no_shard_key = no_shard_key
 
 
 def assigned_workflow_id() -> str | None:

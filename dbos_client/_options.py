@@ -32,9 +32,19 @@ _KNOWN_KEYS = frozenset(
         "reject_keyword_args",
     }
 )  # fmt: skip
-_UNSUPPORTED_KEYS = {
-    "shard_key": "sharded system databases are not supported by dbos-client",
-}
+#: DBOS's wording ("... not sharded", "... requires a sharded system database"), so code that
+#: matches DBOS's refusals matches ours; this client supports unsharded system databases only.
+UNSHARDED = "a shard key was given, but this system database is not sharded (dbos-client supports unsharded ones only)"
+UNSHARDED_FILTER = "filtering by shard key requires a sharded system database, which dbos-client does not support"
+
+
+def no_shard_key(value: Any, name: str = "shard_key") -> None:
+    """Refuse a shard key rather than ignore it, as DBOS does on an unsharded database."""
+    if value is not None:
+        raise InvalidArgumentError(f"{name}: {UNSHARDED}")
+
+
+_UNSUPPORTED_KEYS = {"shard_key": UNSHARDED}
 
 
 @dataclass(frozen=True)
@@ -217,10 +227,7 @@ def build_enqueue(
 
 # -- list_workflows filters ------------------------------------------------------------
 
-_LIST_UNSUPPORTED = {
-    "shard_key": "sharded system databases are not supported by dbos-client",
-    "parent_shard_key": "sharded system databases are not supported by dbos-client",
-}
+_LIST_UNSUPPORTED = {"shard_key": UNSHARDED_FILTER, "parent_shard_key": UNSHARDED_FILTER}
 #: Filters that take one value or a list of them, and the workflow_status column each matches.
 LIST_COLUMNS = {
     "workflow_ids": "workflow_uuid",

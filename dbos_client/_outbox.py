@@ -29,7 +29,7 @@ from psycopg import sql
 from . import _ops
 from ._calls import ClientCore
 from ._ops import ForeignKeyViolation, Op, Query
-from ._options import build_enqueue, check_notify_payload, new_id, optional_text, require_text
+from ._options import build_enqueue, check_notify_payload, new_id, no_shard_key, optional_text, require_text
 from ._serialization import FormatChoice
 from ._sql import NULL_TOPIC, Queries
 from .errors import DBOSNonExistentWorkflowError, InvalidArgumentError
@@ -39,7 +39,6 @@ Make = Callable[[Queries], Op[T]]
 
 #: Our savepoint's name: distinctive, so it never shadows one of the caller's.
 SAVEPOINT = "dbos_client_outbox"
-_UNSHARDED = "sharded system databases are not supported by dbos-client"
 
 
 def in_savepoint(body: Op[T]) -> Op[T]:
@@ -120,8 +119,7 @@ def _prepare(core: ClientCore, messages: Any, serialization_type: FormatChoice) 
         require_text(destination_id, "destination_id")
         optional_text(topic, "topic")
         optional_text(key, "idempotency_key")
-        if shard_key is not None:
-            raise InvalidArgumentError(f"shard_key: {_UNSHARDED}")
+        no_shard_key(shard_key, f"messages[{index}].shard_key")
         stored_topic = topic if topic is not None else NULL_TOPIC
         check_notify_payload(destination_id, stored_topic, "topic")
         prepared.append(_Message(destination_id, stored_topic, core.codec.encode(value, tag, "message"), tag, key))
@@ -142,8 +140,7 @@ def send_in_transaction(
     send_to_forks: Any,
     shard_key: Any,
 ) -> Make[None]:
-    if shard_key is not None:
-        raise InvalidArgumentError(f"shard_key: {_UNSHARDED}")
+    no_shard_key(shard_key)
     # Validated by _prepare: a one-message bulk send is exactly DBOS's send.
     return send_bulk_in_transaction(
         core, [(destination_id, message, topic, idempotency_key)], serialization_type, send_to_forks, single=True

@@ -28,7 +28,9 @@ from . import _calls
 from ._lazy import calls_operator as _calls_operator  # loaded on first use
 from ._lazy import schedules as _schedules
 from ._ops import Op
+from ._options import no_shard_key
 from ._serialization import FormatChoice
+from .models import SendMessage
 
 if TYPE_CHECKING:
     from ._base import ClientBase
@@ -40,7 +42,6 @@ if TYPE_CHECKING:
         ListWorkflowsFilters,
         Queue,
         QueueRateLimit,
-        SendMessage,
         VersionInfo,
         WorkflowSchedule,
         WorkflowStatus,
@@ -173,12 +174,16 @@ def send(
     idempotency_key: str | None = None,
     *,
     serialization_type: FormatChoice = None,
+    send_to_forks: bool = False,
+    shard_key: str | None = None,
 ) -> Op[None]:
     """Send a message to a workflow, which receives it with ``DBOS.recv(topic)``. Never blocks.
 
     One INSERT. Messages queue per topic on the receiver, in send order. With an
     ``idempotency_key`` the message is delivered exactly once however often it is
-    sent (the key is scoped to the destination).
+    sent (the key is scoped to the destination). With ``send_to_forks``, each workflow
+    recursively forked from the destination gets it too, in the same transaction (as
+    ``send_bulk``). ``shard_key`` must be None: sharded system databases are not supported.
 
     Raises:
         WorkflowNotFoundError: no workflow has ``destination_id``.
@@ -186,10 +191,16 @@ def send(
         SerializationError: a message the chosen format cannot serialize (in portable
             JSON: NaN or Infinity anywhere in it), before anything is written.
     """
+    no_shard_key(shard_key)
+    if send_to_forks:
+        one = SendMessage(destination_id, message, topic, idempotency_key)
+        return _calls.send_bulk(client._core, [one], serialization_type, send_to_forks)
     return _calls.send(client._core, destination_id, message, topic, idempotency_key, serialization_type)
 
 
-def get_event(client: ClientBase, workflow_id: str, key: str, timeout_seconds: float = 60) -> Op[Any]:
+def get_event(
+    client: ClientBase, workflow_id: str, key: str, timeout_seconds: float = 60, *, shard_key: str | None = None
+) -> Op[Any]:
     """Wait for the workflow to publish ``key`` and return its latest value.
 
     Blocks until the key has a value, or ``timeout_seconds`` pass (then returns None,
@@ -202,6 +213,7 @@ def get_event(client: ClientBase, workflow_id: str, key: str, timeout_seconds: f
     Raises:
         InvalidArgumentError: a bad id or key, or a negative timeout.
     """
+    no_shard_key(shard_key)
     return _calls.get_event(client._core, workflow_id, key, timeout_seconds)
 
 
@@ -214,16 +226,19 @@ def get_all_events(client: ClientBase, workflow_id: str) -> Op[dict[str, Any]]:
     return _calls.get_all_events(client._core, workflow_id)
 
 
-def retrieve_workflow(client: ClientBase, workflow_id: str) -> Op[str]:
+def retrieve_workflow(client: ClientBase, workflow_id: str, *, shard_key: str | None = None) -> Op[str]:
     """A handle to an existing workflow. One query, to check that it exists.
 
     Raises:
         WorkflowNotFoundError: no such workflow.
     """
+    no_shard_key(shard_key)
     return _then(_calls.ensure_exists(client._core, workflow_id), workflow_id)
 
 
-def cancel_workflow(client: ClientBase, workflow_id: str, *, cancel_children: bool = False) -> Op[None]:
+def cancel_workflow(
+    client: ClientBase, workflow_id: str, *, cancel_children: bool = False, shard_key: str | None = None
+) -> Op[None]:
     """Cancel a workflow (and, with ``cancel_children``, its descendants). One statement.
 
     A queued workflow leaves its queue; a running one stops at its next step. A
@@ -232,34 +247,44 @@ def cancel_workflow(client: ClientBase, workflow_id: str, *, cancel_children: bo
     Raises:
         WorkflowNotFoundError: no such workflow (DBOS silently ignores this).
     """
+    no_shard_key(shard_key)
     return _calls.cancel(client._core, [workflow_id], cancel_children)
 
 
-def cancel_workflows(client: ClientBase, workflow_ids: list[str], *, cancel_children: bool = False) -> Op[None]:
+def cancel_workflows(
+    client: ClientBase, workflow_ids: list[str], *, cancel_children: bool = False, shard_key: str | None = None
+) -> Op[None]:
     """Cancel several workflows in one statement; see ``cancel_workflow``.
 
     Raises:
         WorkflowNotFoundError: an id is unknown; then none is cancelled.
     """
+    no_shard_key(shard_key)
     return _calls.cancel(client._core, workflow_ids, cancel_children)
 
 
-def delete_workflow(client: ClientBase, workflow_id: str, *, delete_children: bool = False) -> Op[None]:
+def delete_workflow(
+    client: ClientBase, workflow_id: str, *, delete_children: bool = False, shard_key: str | None = None
+) -> Op[None]:
     """Delete a workflow and everything it stored (inputs, outputs, steps, events,
     messages, streams); with ``delete_children``, its descendants too. One statement.
 
     Raises:
         WorkflowNotFoundError: no such workflow.
     """
+    no_shard_key(shard_key)
     return _calls.delete(client._core, [workflow_id], delete_children)
 
 
-def delete_workflows(client: ClientBase, workflow_ids: list[str], *, delete_children: bool = False) -> Op[None]:
+def delete_workflows(
+    client: ClientBase, workflow_ids: list[str], *, delete_children: bool = False, shard_key: str | None = None
+) -> Op[None]:
     """Delete several workflows in one statement; see ``delete_workflow``.
 
     Raises:
         WorkflowNotFoundError: an id is unknown; then none is deleted.
     """
+    no_shard_key(shard_key)
     return _calls.delete(client._core, workflow_ids, delete_children)
 
 
@@ -288,6 +313,7 @@ def list_workflow_steps(
     load_output: bool = True,
     limit: int | None = None,
     offset: int | None = None,
+    shard_key: str | None = None,
 ) -> Op[list[dict[str, Any]]]:
     """The workflow's recorded steps in order: dicts with ``function_id``, ``function_name``,
     ``output``, ``error``, ``child_workflow_id``, ``started_at_epoch_ms`` and
@@ -296,10 +322,13 @@ def list_workflow_steps(
     Raises:
         WorkflowNotFoundError: no such workflow.
     """
+    no_shard_key(shard_key)
     return _calls.list_steps(client._core, workflow_id, load_output, limit, offset)
 
 
-def resume_workflow(client: ClientBase, workflow_id: str, *, queue_name: str | None = None) -> Op[str]:
+def resume_workflow(
+    client: ClientBase, workflow_id: str, *, queue_name: str | None = None, shard_key: str | None = None
+) -> Op[str]:
     """Re-enqueue a cancelled or failed-over workflow so it runs again from its last step.
 
     One statement. It goes on ``queue_name``, or DBOS's internal queue, which every
@@ -308,6 +337,7 @@ def resume_workflow(client: ClientBase, workflow_id: str, *, queue_name: str | N
     Raises:
         WorkflowNotFoundError: no such workflow.
     """
+    no_shard_key(shard_key)
     return _then(_calls.resume(client._core, workflow_id, queue_name), workflow_id)
 
 
@@ -657,6 +687,7 @@ def read_stream_offset(
     *,
     polling_interval_sec: float | None = None,
     timeout_seconds: float | None = None,
+    shard_key: str | None = None,
 ) -> Op[Any]:
     """The one value at ``offset`` of the workflow's stream ``key``, waiting for it to be written.
 
@@ -670,11 +701,17 @@ def read_stream_offset(
             finished) before reaching ``offset``: then at once, since no value will come.
         WorkflowNotFoundError: no such workflow.
     """
+    no_shard_key(shard_key)
     return _calls.read_stream_offset(client._core, workflow_id, key, offset, timeout_seconds, polling_interval_sec)
 
 
 def update_workflow_attributes(
-    client: ClientBase, workflow_id: str, attributes: dict[str, Any] | None, *, merge: bool = False
+    client: ClientBase,
+    workflow_id: str,
+    attributes: dict[str, Any] | None,
+    *,
+    merge: bool = False,
+    shard_key: str | None = None,
 ) -> Op[None]:
     """Replace the custom attributes of a workflow (None clears them); with ``merge=True``,
     set the given top-level keys on them instead, atomically. One statement; never waits.
@@ -684,11 +721,17 @@ def update_workflow_attributes(
         WorkflowNotFoundError: no such workflow (DBOS silently ignores this).
         SchemaError: the schema has no attributes column (a DBOS release before them).
     """
+    no_shard_key(shard_key)
     return _calls.update_attributes(client._core, workflow_id, attributes, merge)
 
 
 def set_workflow_delay(
-    client: ClientBase, workflow_id: str, *, delay_seconds: float | None = None, delay_until_epoch_ms: int | None = None
+    client: ClientBase,
+    workflow_id: str,
+    *,
+    delay_seconds: float | None = None,
+    delay_until_epoch_ms: int | None = None,
+    shard_key: str | None = None,
 ) -> Op[None]:
     """Move the release time of a DELAYED workflow: ``delay_seconds`` from now (the database's
     clock) or at ``delay_until_epoch_ms``; exactly one of them. A workflow in any other status
@@ -699,13 +742,17 @@ def set_workflow_delay(
         WorkflowNotFoundError: no such workflow (DBOS silently ignores this).
         SchemaError: the schema has no DELAYED status (DBOS before 2.16).
     """
+    no_shard_key(shard_key)
     return _calls.set_delay(client._core, workflow_id, delay_seconds, delay_until_epoch_ms)
 
 
-def resume_workflows(client: ClientBase, workflow_ids: list[str], *, queue_name: str | None = None) -> Op[list[str]]:
+def resume_workflows(
+    client: ClientBase, workflow_ids: list[str], *, queue_name: str | None = None, shard_key: str | None = None
+) -> Op[list[str]]:
     """Resume several workflows in one statement; see ``resume_workflow``.
 
     Raises:
         WorkflowNotFoundError: an id is unknown; then none is resumed.
     """
+    no_shard_key(shard_key)
     return _then(_calls.resume_many(client._core, workflow_ids, queue_name), list(workflow_ids))

@@ -236,7 +236,7 @@ class DBOSClient(ClientBase):
 
     def read_stream(
         self, workflow_id: str, key: str, *, offset: int = 0,
-        polling_interval_sec: float | None = None, timeout_seconds: float | None = None,
+        polling_interval_sec: float | None = None, timeout_seconds: float | None = None, shard_key: str | None = None,
     ) -> Generator[Any, None, None]:
         """Yield every value of the workflow's stream ``key``, in order, live.
 
@@ -254,7 +254,7 @@ class DBOSClient(ClientBase):
         """
         self._warn_in_event_loop("read_stream", "read_stream_async")
         return self._iterate(
-            _calls.read_stream(self._core, workflow_id, key, offset, timeout_seconds, polling_interval_sec)
+            _calls.read_stream(self._core, workflow_id, key, offset, timeout_seconds, polling_interval_sec, shard_key)
         )
     read_stream_async = _on_twin(AsyncDBOSClient.read_stream)
 

@@ -182,7 +182,7 @@ class AsyncDBOSClient(ClientBase):
 
     def read_stream(
         self, workflow_id: str, key: str, *, offset: int = 0,
-        polling_interval_sec: float | None = None, timeout_seconds: float | None = None,
+        polling_interval_sec: float | None = None, timeout_seconds: float | None = None, shard_key: str | None = None,
     ) -> AsyncGenerator[Any, None]:
         """``async for value in client.read_stream(workflow_id, key)``: every value, in order, live.
 
@@ -190,7 +190,7 @@ class AsyncDBOSClient(ClientBase):
         ``timeout_seconds`` bounds the wait for each value. Arguments are checked at once.
         See ``DBOSClient.read_stream``.
         """
-        op = _calls.read_stream(self._core, workflow_id, key, offset, timeout_seconds, polling_interval_sec)
+        op = _calls.read_stream(self._core, workflow_id, key, offset, timeout_seconds, polling_interval_sec, shard_key)
         return self._iterate(op)
 
     retrieve_workflow = _surface.awaiting(_surface.retrieve_workflow, _handle)

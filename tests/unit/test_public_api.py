@@ -89,12 +89,12 @@ def test_the_expected_methods_are_public() -> None:
 KNOWN_OMISSIONS: dict[str, set[str]] = {
     "__init__": set(),
     "enqueue": set(),
-    "send": {"send_to_forks", "shard_key"},
-    "get_event": {"shard_key"},
-    "read_stream": {"shard_key"},
-    "retrieve_workflow": {"shard_key"},
-    "cancel_workflow": {"shard_key"},
-    "resume_workflow": {"shard_key"},
+    "send": set(),
+    "get_event": set(),
+    "read_stream": set(),
+    "retrieve_workflow": set(),
+    "cancel_workflow": set(),
+    "resume_workflow": set(),
     "destroy": set(),
     "send_bulk": set(),
     "send_bulk_async": set(),
@@ -102,7 +102,7 @@ KNOWN_OMISSIONS: dict[str, set[str]] = {
     "wait_first_async": set(),
 
     **{
-        name + suffix: {"shard_key"}
+        name + suffix: set()
         for name in ("read_stream_offset", "update_workflow_attributes", "set_workflow_delay", "resume_workflows")
         for suffix in ("", "_async")
     },

@@ -33,15 +33,14 @@ def test_changed_sees_a_commit_and_then_nothing(tmp_path: Path) -> None:
 
 
 def test_close_while_the_poller_is_in_changed_is_safe(tmp_path: Path) -> None:
+    def poll(driver: SqliteDriver, stop: threading.Event) -> None:
+        while not stop.is_set():
+            driver.changed()
+
     for _ in range(20):
         driver = _driver(tmp_path)
         stop = threading.Event()
-
-        def poll() -> None:
-            while not stop.is_set():
-                driver.changed()
-
-        poller = threading.Thread(target=poll)
+        poller = threading.Thread(target=poll, args=(driver, stop))
         poller.start()
         driver.close()
         stop.set()

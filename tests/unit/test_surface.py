@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from dbos_client import AsyncDBOSClient, DBOSClient, _surface
+from dbos_client import AsyncDBOSClient, DBOSClient, InvalidArgumentError, _surface
 
 CALLS = sorted(
     name
@@ -127,3 +127,37 @@ def test_then_returns_the_value_after_the_op() -> None:
     with pytest.raises(StopIteration) as stop:
         op.send("answer")
     assert stop.value.value == "wf-1"
+
+
+# -- shard keys: accepted where DBOS takes them, refused with DBOS's wording -------------------
+
+SHARD_KEY_CALLS = [
+    ("send", ("wf", "m")),
+    ("get_event", ("wf", "k")),
+    ("retrieve_workflow", ("wf",)),
+    ("cancel_workflow", ("wf",)),
+    ("cancel_workflows", (["wf"],)),
+    ("delete_workflow", ("wf",)),
+    ("delete_workflows", (["wf"],)),
+    ("resume_workflow", ("wf",)),
+    ("resume_workflows", (["wf"],)),
+    ("list_workflow_steps", ("wf",)),
+    ("set_workflow_delay", ("wf",)),
+    ("update_workflow_attributes", ("wf", {})),
+    ("read_stream_offset", ("wf", "k", 0)),
+    ("fork_workflow", ("wf", 1)),
+    ("rewind_workflow", ("wf",)),
+]
+
+
+@pytest.mark.parametrize("name, args", SHARD_KEY_CALLS)
+def test_a_shard_key_is_refused_before_any_io(name: str, args: tuple[Any, ...]) -> None:
+    client = DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db", lazy=True)
+    with pytest.raises(InvalidArgumentError, match="not sharded"):
+        getattr(client, name)(*args, shard_key="tenant-a")
+    with pytest.raises(InvalidArgumentError, match="not sharded"):
+        client.read_stream("wf", "k", shard_key="tenant-a")
+    for filters in ({"shard_key": "tenant-a"}, {"parent_shard_key": "tenant-a"}, {"shard_key": []}):
+        with pytest.raises(InvalidArgumentError, match="requires a sharded system database"):
+            client.list_workflows(**filters)  # type: ignore[arg-type]
+    client.close()
