@@ -114,6 +114,21 @@ def test_send_bulk_to_forks(runtime: Runtime, client: DBOSClient) -> None:
         theirs.destroy()
 
 
+def test_send_to_forks(runtime: Runtime, client: DBOSClient) -> None:
+    """send(send_to_forks=True), DBOS's keyword on send: the destination and its forks get it."""
+    if not runtime.is_v3:
+        pytest.skip("forks need a 3.x system database")
+    a = _receiver(client, "t", 1, timeout=60)
+    fork = client.fork_workflow(a.workflow_id, 1)  # re-runs the recv
+    deadline = time.monotonic() + 30
+    while fork.get_status().status != "PENDING":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    client.send(a.workflow_id, "to all", "t", send_to_forks=True)
+    assert a.get_result(timeout_seconds=30) == ["to all"]
+    assert fork.get_result(timeout_seconds=30) == ["to all"]
+
+
 def test_send_bulk_async(runtime: Runtime, client: DBOSClient) -> None:
     a, b = _receiver(client, "t", 1), _receiver(client, "t", 1)
 
