@@ -194,9 +194,9 @@ def test_the_retry_budget_counts_the_first_attempt() -> None:
 
 def _refused_url() -> str:
     """A port where nothing listens: every connection is refused at once."""
-    from cluster import _free_port
+    from servers import free_port
 
-    return f"postgresql://postgres@127.0.0.1:{_free_port()}/nowhere"
+    return f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
 
 
 def test_no_retries_means_a_refused_connection_fails_at_once() -> None:
