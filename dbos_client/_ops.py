@@ -146,12 +146,15 @@ Op = Generator[Action, Any, T]
 DB_ERRORS: tuple[type[Exception], ...] = (pgerr.Error, ConstraintViolation)
 
 
-def run_inline(op: Generator[Any, Any, T], execute: Callable[[Query], Any]) -> T:
-    """Drive ``op`` on one connection: each Query through ``execute``, a Transaction's body
-    inline (the connection is already in a transaction). Nothing else may be yielded.
+#: What ``_inline`` is sent back for a Query: its rows, or the error its execution raised.
+Outcome = tuple[Any, Exception | None]
 
-    The body of a Transaction, and a whole op on a connection the caller owns, run here.
+
+def _inline(op: Generator[Any, Any, T]) -> Generator[Query, Outcome, T]:
+    """``op`` with its Transactions' bodies run inline: yields each Query, is sent its outcome.
+
     A database error is thrown back into the op; so is whatever a nested body raised.
+    Any other error of a Query leaves through here, as if the Query had raised it.
     """
     reply: Any = None
     error: BaseException | None = None
@@ -162,43 +165,52 @@ def run_inline(op: Generator[Any, Any, T], execute: Callable[[Query], Any]) -> T
             return stop.value  # type: ignore[no-any-return]
         reply, error = None, None
         if isinstance(action, Query):
-            try:
-                reply = execute(action)
-            except DB_ERRORS as exc:
-                error = exc
+            reply, error = yield action
+            if error is not None and not isinstance(error, DB_ERRORS):
+                raise error
         elif isinstance(action, Transaction):
             try:
-                reply = run_inline(action.body(), execute)
+                reply = yield from _inline(action.body())
             except Exception as exc:  # noqa: BLE001 - thrown into the op, as the shells do
                 error = exc
         else:
             op.close()
             raise TypeError(f"{type(action).__name__} cannot run on a single connection inside a transaction")
+
+
+def run_inline(op: Generator[Any, Any, T], execute: Callable[[Query], Any]) -> T:
+    """Drive ``op`` on one connection: each Query through ``execute``, a Transaction's body
+    inline (the connection is already in a transaction). Nothing else may be yielded.
+
+    The body of a Transaction, and a whole op on a connection the caller owns, run here.
+    A database error is thrown back into the op; so is whatever a nested body raised.
+    """
+    steps = _inline(op)
+    outcome: Outcome | None = None
+    while True:
+        try:
+            query = steps.send(outcome)  # type: ignore[arg-type]  # None starts it
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        try:
+            outcome = (execute(query), None)
+        except Exception as exc:  # noqa: BLE001 - _inline throws it into the op or raises it
+            outcome = (None, exc)
 
 
 async def run_inline_async(op: Generator[Any, Any, T], execute: Callable[[Query], Awaitable[Any]]) -> T:
     """``run_inline`` for an asynchronous connection."""
-    reply: Any = None
-    error: BaseException | None = None
+    steps = _inline(op)
+    outcome: Outcome | None = None
     while True:
         try:
-            action = op.throw(error) if error is not None else op.send(reply)
+            query = steps.send(outcome)  # type: ignore[arg-type]  # None starts it
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
-        reply, error = None, None
-        if isinstance(action, Query):
-            try:
-                reply = await execute(action)
-            except DB_ERRORS as exc:
-                error = exc
-        elif isinstance(action, Transaction):
-            try:
-                reply = await run_inline_async(action.body(), execute)
-            except Exception as exc:  # noqa: BLE001 - thrown into the op, as the shells do
-                error = exc
-        else:
-            op.close()
-            raise TypeError(f"{type(action).__name__} cannot run on a single connection inside a transaction")
+        try:
+            outcome = (await execute(query), None)
+        except Exception as exc:  # noqa: BLE001 - _inline throws it into the op or raises it
+            outcome = (None, exc)
 
 
 def detect_schema(schema: str, database: str, deadline: float | None = None, dialect: str = "postgresql") -> Op[SchemaInfo]:

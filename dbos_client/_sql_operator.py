@@ -196,15 +196,20 @@ def _serialization(t: Target, table: str, alias: str) -> sql.Composable:
     return t.opt(table, "serialization", alias)
 
 
+def _and_serialization(present: bool, alias: str = "") -> sql.Composable:
+    """``, serialization`` (``, alias.serialization``) where the tables copied have that column, else nothing."""
+    if not present:
+        return sql.SQL("")
+    return sql.SQL(f", {alias}.serialization" if alias else ", serialization")
+
+
 def fork_event_history(t: Target) -> sql.Composed:
     ser = t.info.has("workflow_events_history", "serialization")
     return sql.SQL(
         "INSERT INTO {s}.workflow_events_history (workflow_uuid, function_id, key, value{ser_col})"
         " SELECT %(fork)s, h.function_id, h.key, h.value{ser} FROM {s}.workflow_events_history AS h"
         " WHERE h.workflow_uuid = %(id)s AND h.function_id < %(step)s"
-    ).format(
-        s=t.s, ser_col=sql.SQL(", serialization" if ser else ""), ser=sql.SQL(", h.serialization" if ser else "")
-    )
+    ).format(s=t.s, ser_col=_and_serialization(ser), ser=_and_serialization(ser, "h"))
 
 
 def _latest_events(t: Target, cut: sql.Composable, extra: sql.Composable) -> sql.Composed:
@@ -214,22 +219,24 @@ def _latest_events(t: Target, cut: sql.Composable, extra: sql.Composable) -> sql
         "SELECT key, value{ser} FROM (SELECT h.key, h.value{hser}, row_number() OVER"
         " (PARTITION BY h.key ORDER BY h.function_id DESC) AS rn FROM {s}.workflow_events_history AS h"
         " WHERE h.workflow_uuid = %(id)s AND h.function_id < {cut}{extra}) AS ranked WHERE rn = 1"
+    ).format(s=t.s, cut=cut, extra=extra, ser=_and_serialization(ser), hser=_and_serialization(ser, "h"))
+
+
+def _set_latest_events(t: Target, owner: str, extra: sql.Composable) -> sql.Composed:
+    """Workflow %(owner)s's events become each key's latest value before the start step (``extra``: which keys)."""
+    ser = t.info.has("workflow_events", "serialization") and t.info.has("workflow_events_history", "serialization")
+    return sql.SQL(
+        "INSERT INTO {s}.workflow_events (workflow_uuid, key, value{ser_col}) SELECT {owner}, key, value{ser_col}"
+        " FROM ({latest}) AS l"
     ).format(
-        s=t.s, cut=cut, extra=extra, ser=sql.SQL(", serialization" if ser else ""),
-        hser=sql.SQL(", h.serialization" if ser else ""),
+        s=t.s, owner=sql.SQL(f"%({owner})s"), ser_col=_and_serialization(ser),
+        latest=_latest_events(t, sql.SQL("%(step)s"), extra),
     )  # fmt: skip
 
 
 def fork_events(t: Target) -> sql.Composed:
     """The fork's current events: each key's latest value before the start step."""
-    ser = t.info.has("workflow_events", "serialization") and t.info.has("workflow_events_history", "serialization")
-    return sql.SQL(
-        "INSERT INTO {s}.workflow_events (workflow_uuid, key, value{ser_col}) SELECT %(fork)s, key, value{ser_col}"
-        " FROM ({latest}) AS l"
-    ).format(
-        s=t.s, ser_col=sql.SQL(", serialization" if ser else ""),
-        latest=_latest_events(t, sql.SQL("%(step)s"), sql.SQL("")),
-    )  # fmt: skip
+    return _set_latest_events(t, "fork", sql.SQL(""))
 
 
 def fork_streams(t: Target) -> sql.Composed:
@@ -238,7 +245,7 @@ def fork_streams(t: Target) -> sql.Composed:
         'INSERT INTO {s}.streams (workflow_uuid, function_id, key, value{ser_col}, "offset")'
         ' SELECT %(fork)s, x.function_id, x.key, x.value{ser}, x."offset" FROM {s}.streams AS x'
         " WHERE x.workflow_uuid = %(id)s AND x.function_id < %(step)s"
-    ).format(s=t.s, ser_col=sql.SQL(", serialization" if ser else ""), ser=sql.SQL(", x.serialization" if ser else ""))
+    ).format(s=t.s, ser_col=_and_serialization(ser), ser=_and_serialization(ser, "x"))
 
 
 # -- rewind ---------------------------------------------------------------------------------
@@ -260,20 +267,11 @@ def rewind_statements(t: Target) -> tuple[sql.Composed, ...]:
     events published past the cut are unpublished (the last earlier value is restored), close
     sentinels past it removed, later steps and event history dropped, messages the discarded run
     consumed (or that wait unconsumed) deleted, and the recorded output deleted."""
-    ser = t.info.has("workflow_events", "serialization") and t.info.has("workflow_events_history", "serialization")
     return (
         sql.SQL("DELETE FROM {s}.workflow_events WHERE workflow_uuid = %(id)s AND {past}").format(
             s=t.s, past=_published_past_cut(t, sql.SQL("{}.workflow_events.key").format(t.s))
         ),
-        sql.SQL(
-            "INSERT INTO {s}.workflow_events (workflow_uuid, key, value{ser_col}) SELECT %(id)s, key, value{ser_col}"
-            " FROM ({latest}) AS l"
-        ).format(
-            s=t.s, ser_col=sql.SQL(", serialization" if ser else ""),
-            latest=_latest_events(
-                t, sql.SQL("%(step)s"), sql.SQL(" AND {}").format(_published_past_cut(t, sql.SQL("h.key")))
-            ),
-        ),  # fmt: skip
+        _set_latest_events(t, "id", sql.SQL(" AND {}").format(_published_past_cut(t, sql.SQL("h.key")))),
         sql.SQL(
             "DELETE FROM {s}.streams WHERE workflow_uuid = %(id)s AND function_id >= %(step)s"
             " AND value = {closed} AND serialization = {portable}"

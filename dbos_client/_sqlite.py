@@ -187,14 +187,11 @@ def run_statement(conn: sqlite3.Connection, query: Query, where: str) -> Any:
         if query.fetch == "none":
             return None
         rows = cur.fetchall()
-    except sqlite3.IntegrityError as exc:
-        raise _constraint(exc) from exc
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc) or "no such column" in str(exc):
-            raise SchemaError(f"the DBOS tables in {where} changed under this client ({exc})") from exc
-        raise
-    except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed"
-        raise SchemaError(f"{where} is not a usable SQLite database ({exc})") from exc
+    except sqlite3.DatabaseError as exc:
+        ours = _as_the_ops_know_it(exc, where)
+        if ours is None:
+            raise
+        raise ours from exc
     if query.fetch == "one":
         return rows[0] if rows else None
     return rows
@@ -206,13 +203,24 @@ def _run_many(conn: sqlite3.Connection, query: Query, text: str, where: str) -> 
         raise ValueError("a many Query returns no rows on SQLite")
     try:
         conn.executemany(text, [bind(p) for p in query.params])
-    except sqlite3.IntegrityError as exc:
-        raise _constraint(exc) from exc
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc) or "no such column" in str(exc):
-            raise SchemaError(f"the DBOS tables in {where} changed under this client ({exc})") from exc
-        raise
+    except (sqlite3.IntegrityError, sqlite3.OperationalError) as exc:
+        ours = _as_the_ops_know_it(exc, where)
+        if ours is None:
+            raise
+        raise ours from exc
     return None
+
+
+def _as_the_ops_know_it(exc: sqlite3.DatabaseError, where: str) -> Exception | None:
+    """SQLite's error as the ops know it, or None: raise it as it is (busy, locked: retried)."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return _constraint(exc)
+    if isinstance(exc, sqlite3.OperationalError):
+        if "no such table" in str(exc) or "no such column" in str(exc):
+            return SchemaError(f"the DBOS tables in {where} changed under this client ({exc})")
+        return None
+    # "file is not a database", "malformed"
+    return SchemaError(f"{where} is not a usable SQLite database ({exc})")
 
 
 def run_on_connection(conn: sqlite3.Connection, op: Op[T]) -> T:

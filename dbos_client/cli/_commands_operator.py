@@ -9,22 +9,30 @@ before anything is written: ``pause`` of a mistyped schedule must not look like 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ..client import DBOSClient
-from ..models import WorkflowSchedule
+from ..models import Queue, WorkflowSchedule
 from ._exits import EXIT_OK, NotFound
 from ._output import emit, record_json, status_json
 from ._table import QUEUE_COLUMNS, SCHEDULE_COLUMNS, VERSION_COLUMNS, emit_rows
 
+_T = TypeVar("_T")
+
 # -- queues -----------------------------------------------------------------------------
 
 
-def _queue(client: DBOSClient, name: str) -> Any:
-    queue = client.retrieve_queue(name)
-    if queue is None:
-        raise NotFound(f"no queue named {name!r}")
-    return queue
+def _existing(lookup: Callable[[str], _T | None], what: str, name: str) -> _T:
+    """What ``lookup`` finds under ``name``, or ``NotFound`` (exit 4) naming the missing ``what``."""
+    found = lookup(name)
+    if found is None:
+        raise NotFound(f"no {what} named {name!r}")
+    return found
+
+
+def _queue(client: DBOSClient, name: str) -> Queue:
+    return _existing(client.retrieve_queue, "queue", name)
 
 
 def cmd_queue_list(client: DBOSClient, args: argparse.Namespace) -> int:
@@ -123,10 +131,7 @@ def cmd_version_set_latest(client: DBOSClient, args: argparse.Namespace) -> int:
 
 
 def _schedule(client: DBOSClient, name: str) -> WorkflowSchedule:
-    schedule = client.get_schedule(name)
-    if schedule is None:
-        raise NotFound(f"no schedule named {name!r}")
-    return schedule
+    return _existing(client.get_schedule, "schedule", name)
 
 
 def cmd_schedule_list(client: DBOSClient, args: argparse.Namespace) -> int:

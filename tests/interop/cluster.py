@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from servers import free_port
 
 
 def _tool(name: str) -> str:
@@ -35,7 +30,7 @@ class PrivateCluster:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="dbos_client_pg_"))
         self.data = self.dir / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._as_root = os.geteuid() == 0
         if self._as_root:
             shutil.chown(self.dir, "postgres")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -26,18 +25,13 @@ from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from servers import free_port
 
 POOL_MODES = ("transaction", "session")
 #: Enough client connections for 50 threads, several client processes and their listeners.
 MAX_CLIENT_CONN = 1000
 #: Server connections per (database, user) pair. The shared server allows 100 in all.
 DEFAULT_POOL_SIZE = 10
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pgbouncer_binary() -> str | None:
@@ -86,7 +80,7 @@ class PgBouncer:
         self.binary = binary or pgbouncer_binary()
         if self.binary is None:
             raise RuntimeError("pgbouncer not found: run `make pgbouncer` (apt-get install pgbouncer)")
-        self.port = _free_port()
+        self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix=f"dbos_client_pgbouncer_{pool_mode}_"))
         self.proc: subprocess.Popen[bytes] | None = None
         self._as_root = os.geteuid() == 0

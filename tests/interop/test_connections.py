@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import psycopg
 import pytest
@@ -194,20 +196,24 @@ def test_the_retry_budget_counts_the_first_attempt() -> None:
 
 def _refused_url() -> str:
     """A port where nothing listens: every connection is refused at once."""
-    from cluster import _free_port
+    from servers import free_port
 
-    return f"postgresql://postgres@127.0.0.1:{_free_port()}/nowhere"
+    return f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
+
+
+def _three_calls(client: Any) -> dict[str, Callable[[], Any]]:
+    """An enqueue, a send and a get_event of ``client`` (sync or async: the call returns the awaitable)."""
+    return {
+        "enqueue": lambda: client.enqueue({"queue_name": QUEUE, "workflow_name": "echo"}, 1),
+        "send": lambda: client.send("wf", "hello", topic="t", idempotency_key="once"),
+        "get_event": lambda: client.get_event("wf", "k", timeout_seconds=30),
+    }
 
 
 def test_no_retries_means_a_refused_connection_fails_at_once() -> None:
     """retry_connection_errors=False: one attempt, no wait for the pool (found: enqueue took 10 s)."""
     with DBOSClient(system_database_url=_refused_url(), retry_connection_errors=False) as client:
-        calls = {
-            "enqueue": lambda: client.enqueue({"queue_name": QUEUE, "workflow_name": "echo"}, 1),
-            "send": lambda: client.send("wf", "hello", topic="t", idempotency_key="once"),
-            "get_event": lambda: client.get_event("wf", "k", timeout_seconds=30),
-        }
-        for name, call in calls.items():
+        for name, call in _three_calls(client).items():
             start = time.monotonic()
             with pytest.raises(DatabaseUnavailableError, match="refused"):
                 call()
@@ -220,12 +226,7 @@ def test_no_retries_means_a_refused_connection_fails_at_once_async() -> None:
 
     async def main() -> None:
         async with AsyncDBOSClient(system_database_url=_refused_url(), retry_connection_errors=False) as client:
-            calls = {
-                "enqueue": lambda: client.enqueue({"queue_name": QUEUE, "workflow_name": "echo"}, 1),
-                "send": lambda: client.send("wf", "hello", topic="t", idempotency_key="once"),
-                "get_event": lambda: client.get_event("wf", "k", timeout_seconds=30),
-            }
-            for name, call in calls.items():
+            for name, call in _three_calls(client).items():
                 start = time.monotonic()
                 with pytest.raises(DatabaseUnavailableError, match="refused"):
                     await asyncio.wait_for(call(), 15)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -16,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from servers import free_port, http_server
 
 pytestmark = pytest.mark.interop
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -28,43 +27,24 @@ ANSWER = (
 SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The gateway demo, as a user runs it: its own DBOS app, uvicorn on a free port."""
-    port = _free_port()
+    port = free_port()
     args = [sys.executable, str(EXAMPLES / "gateway_demo.py"), "--port", str(port), "--token", TOKEN]
     if request.param == "postgresql":
         args.append("--postgres")
     env = {k: v for k, v in os.environ.items() if k != "DBOS_SYSTEM_DATABASE_URL"}
     log = tmp_path_factory.mktemp("gateway") / "server.log"
-    with open(log, "w") as out:  # a file, not a pipe nobody reads: the server never blocks on it
-        proc = subprocess.Popen(args, cwd=EXAMPLES, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(base + "/", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the gateway demo did not start:\n{log.read_text()}")
-            time.sleep(0.2)
-        yield base
+        # SIGINT at the end: uvicorn stops, then the DBOS app and its database go.
+        with http_server(
+            args, log=log, cwd=EXAMPLES, env=env, ready_url=base + "/", start_seconds=90, poll_seconds=0.2,
+            stop_signal=signal.SIGINT, stop_seconds=30, what="the gateway demo",
+        ):  # fmt: skip
+            yield base
     finally:
-        proc.send_signal(signal.SIGINT)  # uvicorn stops, then the DBOS app and its database go
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         errors = [line for line in log.read_text().splitlines() if "Traceback" in line or "ERROR" in line]
         assert not errors, f"the gateway demo logged errors:\n{log.read_text()}"
 
@@ -322,7 +302,7 @@ def test_sse_keeps_quiet_streams_alive_and_frees_a_departed_reader(scenario_url:
     from dbos_client.gateway import GatewayLimits, create_gateway
 
     app = create_gateway(system_database_url=scenario_url, limits=GatewayLimits(sse_keepalive_seconds=0.3))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -22,6 +22,7 @@ import httpx
 import psycopg
 import pytest
 from conftest import QUEUE, Runtime
+from servers import free_port, http_server
 from tcp_proxy import CuttableProxy
 from test_cli import COMMAND
 
@@ -31,12 +32,6 @@ pytestmark = pytest.mark.interop
 SEND_TOKEN = "send-token-0123456789"
 READ_TOKEN = "read-token-9876543210"
 URL_ENV = "DBOS_SYSTEM_DATABASE_URL"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -60,32 +55,16 @@ class Served:
 
 def _serve(url: str, folder: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Served]:
     """Run ``dbos-client serve`` until the generator is closed; the URL goes in the environment."""
-    port = _free_port()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
     log = folder / f"serve-{port}.log"
     environ = {**os.environ, URL_ENV: url, **(env or {})}
-    with open(log, "w") as out:
-        proc = subprocess.Popen([*COMMAND, "serve", "--port", str(port), *args], cwd=folder, env=environ,
-                                stdout=out, stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    served = Served(f"http://127.0.0.1:{port}", proc, log)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(served.base + "/health", timeout=5).status_code in (200, 503):
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"dbos-client serve did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield served
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with http_server(
+        [*COMMAND, "serve", "--port", str(port), *args], log=log, cwd=folder, env=environ, ready_url=base + "/health",
+        ready_codes=(200, 503), start_seconds=60, poll_seconds=0.1, stop_signal=signal.SIGTERM, stop_seconds=20,
+        what="dbos-client serve",
+    ) as proc:  # fmt: skip
+        yield Served(base, proc, log)
 
 
 @pytest.fixture(scope="module")

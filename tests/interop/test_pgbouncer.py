@@ -270,6 +270,16 @@ def _stamped_wake(client: DBOSClient, pause: float = 0.5) -> float:
     return returned - float(value["at"])
 
 
+async def _stamped_wake_async(client: AsyncDBOSClient, pause: float = 0.5) -> float:
+    """``_stamped_wake`` for AsyncDBOSClient."""
+    handle = await client.enqueue({"queue_name": QUEUE, "workflow_name": "event_stamped_after_message"}, "k", "t", 60)
+    waiter = asyncio.ensure_future(client.get_event(handle.workflow_id, "k", 60))
+    await asyncio.sleep(pause)
+    await client.send(handle.workflow_id, "wake", topic="t")
+    value = await asyncio.wait_for(waiter, 60)
+    return time.time() - float(value["at"])
+
+
 #: For the tests about one pooling mode only (the module's bouncer fixture, narrowed).
 transaction_mode = pytest.mark.parametrize("bouncer", ["transaction"], indirect=True)
 session_mode = pytest.mark.parametrize("bouncer", ["session"], indirect=True)
@@ -291,17 +301,7 @@ def test_async_listener_url_around_a_transaction_pooler_wakes_fast(setup: Setup)
         async with AsyncDBOSClient(
             system_database_url=setup.url, listener_database_url=setup.direct_url, poll_policy=SLOW_POLL
         ) as c:
-            wakes = []
-            for _ in range(3):
-                handle = await c.enqueue(
-                    {"queue_name": QUEUE, "workflow_name": "event_stamped_after_message"}, "k", "t", 60
-                )
-                waiter = asyncio.ensure_future(c.get_event(handle.workflow_id, "k", 60))
-                await asyncio.sleep(0.5)
-                await c.send(handle.workflow_id, "wake", topic="t")
-                value = await asyncio.wait_for(waiter, 60)
-                wakes.append(time.time() - float(value["at"]))
-            return wakes
+            return [await _stamped_wake_async(c) for _ in range(3)]
 
     wakes = asyncio.run(scenario())
     assert max(wakes) < 2.0, wakes
@@ -336,17 +336,7 @@ def test_async_client_does_not_trust_a_transaction_pooler_either(setup: Setup) -
 
     async def scenario() -> list[float]:
         async with AsyncDBOSClient(system_database_url=setup.url, poll_policy=PollPolicy(0.05, 30)) as c:
-            wakes = []
-            for _ in range(2):
-                handle = await c.enqueue(
-                    {"queue_name": QUEUE, "workflow_name": "event_stamped_after_message"}, "k", "t", 60
-                )
-                waiter = asyncio.ensure_future(c.get_event(handle.workflow_id, "k", 60))
-                await asyncio.sleep(3.0)  # the self-test has had its 2 s
-                await c.send(handle.workflow_id, "wake", topic="t")
-                value = await asyncio.wait_for(waiter, 60)
-                wakes.append(time.time() - float(value["at"]))
-            return wakes
+            return [await _stamped_wake_async(c, pause=3.0) for _ in range(2)]  # the self-test has had its 2 s
 
     wakes = asyncio.run(scenario())
     assert max(wakes) < 2.0, wakes

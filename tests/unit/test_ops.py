@@ -575,3 +575,48 @@ def test_run_inline_async() -> None:
         return (True, 1)
 
     asyncio.run(_ops.run_inline_async(_ops.resume(PG3, "w1", None), execute))
+
+
+def test_run_inline_routes_other_errors_as_before() -> None:
+    # A non-database error of a Query leaves the op it was yielded from untouched; a nested
+    # body's failure (that error, or a refused action) is thrown into the enclosing op.
+    seen: list[str] = []
+
+    def execute(query: Query) -> Any:
+        if query.statement == "boom":
+            raise KeyError("boom")
+        return "rows"
+
+    def inner() -> Any:
+        try:
+            yield Query("boom")
+        except KeyError:
+            seen.append("inner caught it")  # never: only database errors are thrown back
+        return "inner done"
+
+    def refused() -> Any:
+        yield Wait(None, None)  # type: ignore[arg-type]
+
+    def outer() -> Any:
+        for body in (inner, refused):
+            try:
+                yield Transaction(body)
+            except (KeyError, TypeError) as exc:
+                seen.append(type(exc).__name__)
+        return (yield Query("after"))
+
+    assert _ops.run_inline(outer(), execute) == "rows"
+    assert seen == ["KeyError", "TypeError"]
+    with pytest.raises(KeyError):
+        _ops.run_inline(inner(), execute)
+
+    import asyncio
+
+    async def execute_async(query: Query) -> Any:
+        return execute(query)
+
+    seen.clear()
+    assert asyncio.run(_ops.run_inline_async(outer(), execute_async)) == "rows"
+    assert seen == ["KeyError", "TypeError"]
+    with pytest.raises(KeyError):
+        asyncio.run(_ops.run_inline_async(inner(), execute_async))
