@@ -11,7 +11,6 @@
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
-from . import errors
 from ._serialization import (
     DefaultSerializer,
     PortableJSONSerializer,
@@ -21,9 +20,34 @@ from ._serialization import (
 )
 from ._version import __version__
 from .client import DBOSClient, WorkflowHandle
-
-# Every error is public here too: errors.__all__ is the one list of them (added to __all__ below).
-from .errors import *  # noqa: F403
+from .errors import (
+    ConnectionRejectedError,
+    DatabaseUnavailableError,
+    DBOSAwaitedWorkflowCancelledError,
+    DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded,
+    DBOSClientError,
+    DBOSConflictingWorkflowError,
+    DBOSException,
+    DBOSNonExistentWorkflowError,
+    DBOSQueryTimeoutError,
+    DBOSQueueDeduplicatedError,
+    DBOSStreamTimeoutError,
+    DBOSWorkflowIDInUseError,
+    DeduplicatedError,
+    InvalidArgumentError,
+    MaxRecoveryAttemptsExceededError,
+    ResultTimeoutError,
+    ScheduleConflictError,
+    ScheduleNotFoundError,
+    SchemaError,
+    SerializationError,
+    StreamTimeoutError,
+    WaitTimeoutError,
+    WorkflowCancelledError,
+    WorkflowConflictError,
+    WorkflowIdConflictError,
+    WorkflowNotFoundError,
+)
 from .models import (
     ClientScheduleInput,
     EnqueueItem,
@@ -39,6 +63,7 @@ from .models import (
 
 # isort: split
 # The operator's surface (queues, fork/rewind, application versions).
+from .errors import ApplicationVersionNotFoundError, NameConflictError, WorkflowStateError
 from .models import ApplicationRowCounts, Queue, QueueRateLimit, VersionInfo
 
 if _TYPE_CHECKING:
@@ -79,14 +104,44 @@ __all__ = [
     "PortableJSONSerializer",
     "PortableWorkflowError",
     "WorkflowSerializationFormat",
+    "DBOSClientError",
+    "InvalidArgumentError",
+    "DatabaseUnavailableError",
+    "ConnectionRejectedError",
+    "SchemaError",
+    "WorkflowNotFoundError",
+    "WorkflowConflictError",
+    "WorkflowIdConflictError",
+    "DeduplicatedError",
+    "SerializationError",
+    "WorkflowCancelledError",
+    "MaxRecoveryAttemptsExceededError",
+    "WaitTimeoutError",
+    "ResultTimeoutError",
+    "StreamTimeoutError",
     "Queue",
     "QueueRateLimit",
     "VersionInfo",
     "ApplicationRowCounts",
+    "WorkflowStateError",
+    "NameConflictError",
+    "ApplicationVersionNotFoundError",
     "SendMessage",
     "EnqueueItem",
+
+    # dbos.DBOSClient's names for the same errors (see dbos_client.errors)
+    "DBOSException",
+    "DBOSNonExistentWorkflowError",
+    "DBOSConflictingWorkflowError",
+    "DBOSWorkflowIDInUseError",
+    "DBOSQueueDeduplicatedError",
+    "DBOSAwaitedWorkflowCancelledError",
+    "DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded",
+    "DBOSStreamTimeoutError",
+    "DBOSQueryTimeoutError",
     "DebouncerClient",
     "WorkflowSchedule",
     "ClientScheduleInput",
+    "ScheduleNotFoundError",
+    "ScheduleConflictError",
 ]
-__all__ += errors.__all__
