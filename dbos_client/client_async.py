@@ -160,6 +160,8 @@ class AsyncDBOSClient(ClientBase):
         return self
 
     async def _connect_on_entry(self) -> None:
+        # Another task using this client meanwhile would get no retries either: entering is
+        # expected before any use, and once the schema is known this returns at once.
         try:
             with self._single_attempt():
                 try:
