@@ -8,11 +8,12 @@ the op) or a piece of I/O (run a statement, wait, connect); nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import psycopg
@@ -73,8 +74,8 @@ class ClientBase:
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
         retry_connection_errors: bool = True,
-        lazy: bool = True,
-        use_listen_notify: bool = True,
+        lazy: bool = False,
+        use_listen_notify: bool | None = None,
         listener_database_url: str | None = None,
         password_provider: Callable[[], str] | None = None,
         prepare_threshold: int | None = None,
@@ -88,6 +89,17 @@ class ClientBase:
         if unsupported:
             names = ", ".join(sorted(unsupported))
             raise InvalidArgumentError(f"{self._kind} does not support the argument(s): {names}")
+        if use_listen_notify is not None and not isinstance(use_listen_notify, bool):
+            raise InvalidArgumentError("use_listen_notify must be True, False or None")
+        if lazy and use_listen_notify:
+            # As dbos.DBOSClient: an explicit True means a listener that connects at construction.
+            raise InvalidArgumentError(
+                f"{self._kind} cannot be both lazy and use_listen_notify=True: the notification listener "
+                "connects at construction (leave use_listen_notify unset to listen from the first wait on)"
+            )
+        self._lazy = bool(lazy)
+        #: use_listen_notify=True, said explicitly: start the listener as soon as connected, as DBOS does.
+        self._listen_at_once = use_listen_notify is True
         check_dbos_only_settings(
             system_database_polling_concurrency, observability_query_timeout_sec,
             sys_db_idle_transaction_timeout_sec, sharding,
@@ -113,7 +125,7 @@ class ClientBase:
             policy if retry_connection_errors else RetryPolicy(max_attempts=1, budget_seconds=policy.budget_seconds)
         )
         waits = poll_policy or PollPolicy()
-        self._poll_policy = waits if use_listen_notify else dataclasses.replace(waits, use_notifications=False)
+        self._poll_policy = waits if use_listen_notify is not False else dataclasses.replace(waits, use_notifications=False)
         self._core = ClientCore(
             codec=codec,
             schema_name=require_text(dbos_system_schema or "dbos", "dbos_system_schema"),
@@ -146,10 +158,31 @@ class ClientBase:
             sys_db_idle_transaction_timeout_sec=sys_db_idle_transaction_timeout_sec,
         )  # fmt: skip
         self._init_io()
+        if not self._lazy:
+            self._connect_at_construction()
 
     def _init_io(self) -> None:
         """Each shell sets up its own (lazy) I/O state here."""
         raise NotImplementedError
+
+    def _connect_at_construction(self) -> None:
+        """What ``lazy=False`` does in the constructor (the async shell defers it to ``__aenter__``)."""
+
+    @contextlib.contextmanager
+    def _single_attempt(self) -> Iterator[None]:
+        """No retries while the block runs: the constructor's check, as dbos.DBOSClient's, is one
+        attempt, so an unreachable database fails the constructor at once, not after the budget."""
+        policy = self._retry_policy
+        self._retry_policy = RetryPolicy(max_attempts=1, budget_seconds=policy.budget_seconds)
+        try:
+            yield
+        finally:
+            self._retry_policy = policy
+
+    def _construction_deadline(self) -> float:
+        """The constructor's check gets the connect timeout to connect, and as long again for
+        its queries: bounded even with ``RetryPolicy(budget_seconds=None)``."""
+        return time.monotonic() + 2 * self._config.connect_timeout
 
     def __repr__(self) -> str:
         config, core = getattr(self, "_config", None), getattr(self, "_core", None)

@@ -133,6 +133,13 @@ class WaitHub(HubView[Waiter]):
 
     # -- threads ---------------------------------------------------------------------
 
+    def start(self) -> None:
+        """Start the threads now instead of on the first wait (``use_listen_notify=True``, as
+        dbos.DBOSClient, whose listener runs from the constructor on). Returns at once: the
+        listener connects in its own thread."""
+        with self._lock:
+            self._start_threads()
+
     def _start_threads(self) -> None:
         if self._threads or self._stop.is_set():
             return

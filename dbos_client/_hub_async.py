@@ -138,6 +138,10 @@ class AsyncWaitHub(HubView[AsyncWaiter]):
 
     # -- tasks -----------------------------------------------------------------------
 
+    def start(self) -> None:
+        """Start the tasks now instead of on the first wait (``use_listen_notify=True``)."""
+        self._start_tasks()
+
     def _start_tasks(self) -> None:
         if self._tasks or self._stopped:
             return

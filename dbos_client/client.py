@@ -33,6 +33,7 @@ from ._serialization import FormatChoice
 from ._sql import Queries
 from ._txn import fetch
 from .client_async import AsyncDBOSClient
+from .errors import SchemaError
 from .models import EnqueueOptions, WorkflowStatus
 
 logger = logging.getLogger("dbos_client")
@@ -112,12 +113,14 @@ def _on_twin(method: Callable[Concatenate[AsyncDBOSClient, P], T]) -> Callable[C
 class DBOSClient(ClientBase):
     """Talk to the workflows of a DBOS application through its system database.
 
-    Construction does no I/O. The first call opens a small psycopg connection pool and
-    reads which DBOS schema version the database holds (the client never migrates); the
-    first wait starts the client's wait hub (one listener connection, two threads).
-    ``close()`` (or leaving a ``with`` block) closes all of it. Thread-safe: one client
-    can serve many threads. For asyncio code, use ``AsyncDBOSClient``, or the ``*_async``
-    methods here (DBOS's names), which run on an ``AsyncDBOSClient`` made on first use.
+    The constructor connects (unless ``lazy=True``), as ``dbos.DBOSClient`` does: one attempt,
+    no retries, bounded by the connect timeout (10 s unless the URL says ``connect_timeout``)
+    and as long again for its two queries. That connection stays in the client's small psycopg
+    pool, and the DBOS schema version read on it serves every later call (the client never
+    migrates). The first wait starts the client's wait hub (one listener connection, two
+    threads). ``close()`` (or leaving a ``with`` block) closes all of it. Thread-safe: one
+    client can serve many threads. For asyncio code, use ``AsyncDBOSClient``, or the
+    ``*_async`` methods here (DBOS's names), which run on an ``AsyncDBOSClient`` made on first use.
 
     Args:
         system_database_url: ``postgresql://user:password@host:port/database`` (the
@@ -139,10 +142,16 @@ class DBOSClient(ClientBase):
             hold none while they wait; on the first wait, one more, dedicated connection
             listens for notifications. For SQLite: the idle connections kept open.
         retry_policy: how transient database failures are retried (see ``RetryPolicy``).
+            Not applied to the constructor's check, which is one attempt, as DBOS's.
         poll_policy: how waiting calls are woken (see ``PollPolicy``).
         retry_connection_errors: DBOS's switch; False means a single attempt per call.
-        use_listen_notify: listen for notifications (the default here; DBOS's default is
-            False). False: the shared poller alone wakes waits.
+        lazy: False (the default, as DBOS): connect in the constructor and raise if the
+            database cannot be reached. True: no I/O until the first call, which connects
+            with the retry policy; ``check_connection()`` checks on demand.
+        use_listen_notify: None (the default here): listen for notifications, with a
+            listener that connects on the first wait. True (DBOS's meaning): the listener
+            starts in the constructor, so it cannot be combined with ``lazy=True``. False
+            (DBOS's default): no listener; the shared poller alone wakes waits.
         listener_database_url: where the listener connects instead, e.g. straight to
             Postgres when ``system_database_url`` goes through a transaction pooler, which
             cannot carry LISTEN. Same database, same credentials rules.
@@ -153,10 +162,15 @@ class DBOSClient(ClientBase):
             is what a transaction-mode pooler (PgBouncer before 1.21, or without
             ``max_prepared_statements``) needs. On a direct connection, 5 (psycopg's
             default) makes repeated calls cheaper to plan: enqueue is the one that gains.
-        lazy: accepted for compatibility; this client always connects lazily.
 
     Raises:
-        InvalidArgumentError: a bad URL or option. Nothing is connected yet.
+        InvalidArgumentError: a bad URL or option, or ``lazy=True`` with
+            ``use_listen_notify=True``. Nothing is connected.
+        DatabaseUnavailableError: (not lazy) the database cannot be reached.
+        ConnectionRejectedError: (not lazy) the server refused the connection: wrong
+            password, unknown role or database, TLS. Nothing stays open after either.
+            A database that is reachable but holds no DBOS schema yet is not refused here
+            (DBOS's constructor checks only the connection): the first call says so.
     """
 
     def _init_io(self) -> None:
@@ -167,6 +181,22 @@ class DBOSClient(ClientBase):
         self._q: Queries | None = None
         self._async_twin: AsyncDBOSClient | None = None
         self._warned_in_loop: set[str] = set()
+
+    def _connect_at_construction(self) -> None:
+        try:
+            with self._single_attempt():
+                try:
+                    self._queries(self._construction_deadline())
+                except SchemaError as exc:
+                    # Connected, but no usable schema (not yet migrated, or a typo in the schema
+                    # name): dbos.DBOSClient's constructor does not look, so the first call says it.
+                    logger.debug("no usable DBOS schema yet: %s", exc)
+                    return
+            if self._listen_at_once:
+                self._get_hub().start()
+        except BaseException:
+            self.close()  # the caller gets no client to close: leave no pool, file or thread
+            raise
 
     # -- lifecycle -------------------------------------------------------------------
 

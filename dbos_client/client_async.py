@@ -31,7 +31,7 @@ from ._schema import SchemaInfo
 from ._serialization import FormatChoice
 from ._sql import Queries
 from ._txn import fetch_async
-from .errors import DBOSClientError
+from .errors import DBOSClientError, SchemaError
 from .models import EnqueueOptions, WorkflowStatus
 
 logger = logging.getLogger("dbos_client")
@@ -91,10 +91,17 @@ class AsyncDBOSClient(ClientBase):
     async iterator), running on psycopg's async pool.
 
     ``async with AsyncDBOSClient(system_database_url=...) as client: await client.get_event(...)``.
-    Same arguments, semantics, errors and timeouts as ``DBOSClient``. A client belongs to
-    the event loop it first runs on. Cancelling a task blocked in ``get_event``,
-    ``get_result`` or a stream iteration ends its wait at once: its registration is
-    removed and no connection stays busy.
+    Same arguments, semantics, errors and timeouts as ``DBOSClient``, but for ``lazy``: the
+    constructor never does I/O (it cannot await, and a blocking connect would stall the event
+    loop it runs on). With ``lazy=False`` (the default), entering ``async with`` connects
+    instead, as ``DBOSClient``'s constructor does: one attempt, bounded by the connect timeout
+    and as long again for its queries, raising ``DatabaseUnavailableError`` or
+    ``ConnectionRejectedError`` (and closing the client) if the database cannot be reached;
+    with ``use_listen_notify=True`` it starts the listener too. A client used without
+    ``async with``, or with ``lazy=True``, connects on its first call, with the retry policy.
+    A client belongs to the event loop it first runs on. Cancelling a task blocked in
+    ``get_event``, ``get_result`` or a stream iteration ends its wait at once: its
+    registration is removed and no connection stays busy.
     """
 
     _kind = "AsyncDBOSClient"
@@ -129,7 +136,32 @@ class AsyncDBOSClient(ClientBase):
         await self.close()
 
     async def __aenter__(self) -> AsyncDBOSClient:
+        """Connect now unless ``lazy=True`` (see the class); bounded, one attempt.
+
+        Raises:
+            DatabaseUnavailableError, ConnectionRejectedError: the database cannot be
+                reached; the client is closed.
+        """
+        if not self._lazy:
+            await self._connect_on_entry()
         return self
+
+    async def _connect_on_entry(self) -> None:
+        # Another task using this client meanwhile would get no retries either: entering is
+        # expected before any use, and once the schema is known this returns at once.
+        try:
+            with self._single_attempt():
+                try:
+                    await self._queries(self._construction_deadline())
+                except SchemaError as exc:
+                    # Reachable, but no usable schema yet: the first call says so (see DBOSClient).
+                    logger.debug("no usable DBOS schema yet: %s", exc)
+                    return
+            if self._listen_at_once:
+                (await self._get_hub()).start()
+        except BaseException:
+            await self.close()  # __aexit__ does not run when __aenter__ raises
+            raise
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()

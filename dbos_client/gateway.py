@@ -677,7 +677,9 @@ def create_gateway(
     """
     owned = client is None
     if client is None:
-        client = AsyncDBOSClient(system_database_url=system_database_url, dbos_system_schema=dbos_system_schema)
+        # lazy: the gateway starts (and answers /health with 503) while the database is down;
+        # it never enters the client's ``async with``, which is where lazy=False would connect.
+        client = AsyncDBOSClient(system_database_url=system_database_url, dbos_system_schema=dbos_system_schema, lazy=True)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -59,7 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Only ``version list``/``version latest`` act as an application (--application-name).
         application = getattr(args, "client_application_name", None)
-        with DBOSClient(system_database_url=url, dbos_system_schema=args.schema, application_name=application) as client:
+        # lazy: a command's own checks (send needs one message...) come before any connection,
+        # and its first call connects anyway, with the retry policy that rides out a failover.
+        with DBOSClient(
+            system_database_url=url, dbos_system_schema=args.schema, application_name=application, lazy=True
+        ) as client:
             return int(args.run(client, args))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -18,6 +18,8 @@ from conftest import ADMIN_URL, QUEUE, UNPOLLED_QUEUE, terminate_backends
 from runtime import DBOSRuntime, create_database, drop_database, runtime_python
 
 from dbos_client import (
+    AsyncDBOSClient,
+    ConnectionRejectedError,
     DatabaseUnavailableError,
     DBOSClient,
     RetryPolicy,
@@ -54,7 +56,7 @@ def test_one_send_costs_one_connection_and_leaves_no_thread(runtime) -> None:
     assert _eventually(lambda: _our_connections(runtime.url) == 0)
     threads_before = threading.active_count()
     client = DBOSClient(system_database_url=runtime.url)
-    assert threading.active_count() == threads_before  # construction does no I/O and starts nothing
+    assert threading.active_count() == threads_before  # construction connects, but starts no thread
     client.send(target, "hello")
     assert _our_connections(runtime.url) == 1
     client.close()
@@ -117,7 +119,7 @@ def test_lost_connections_are_replaced(runtime, client: DBOSClient) -> None:
 
 def test_unreachable_database_gives_one_clear_error(caplog: pytest.LogCaptureFixture) -> None:
     url = "postgresql://someone:s3cret-pw@127.0.0.1:1/nowhere"
-    client = DBOSClient(system_database_url=url, retry_policy=RetryPolicy(budget_seconds=1.5))
+    client = DBOSClient(system_database_url=url, retry_policy=RetryPolicy(budget_seconds=1.5), lazy=True)
     assert "s3cret" not in repr(client)
     start = time.monotonic()
     with caplog.at_level(logging.DEBUG):
@@ -132,7 +134,7 @@ def test_unreachable_database_gives_one_clear_error(caplog: pytest.LogCaptureFix
 
 
 def test_waiting_call_retries_only_until_its_own_timeout() -> None:
-    client = DBOSClient(system_database_url="postgresql://postgres@127.0.0.1:1/nowhere")  # default 30 s budget
+    client = DBOSClient(system_database_url="postgresql://postgres@127.0.0.1:1/nowhere", lazy=True)  # 30 s budget
     start = time.monotonic()
     with pytest.raises(DatabaseUnavailableError):
         client.get_event("wf", "k", timeout_seconds=1)
@@ -186,6 +188,7 @@ def test_the_retry_budget_counts_the_first_attempt() -> None:
     client = DBOSClient(
         system_database_url="postgresql://postgres@127.0.0.1:1/nowhere",
         retry_policy=RetryPolicy(max_attempts=None, budget_seconds=4),
+        lazy=True,
     )
     start = time.monotonic()
     with pytest.raises(DatabaseUnavailableError):
@@ -212,7 +215,7 @@ def _three_calls(client: Any) -> dict[str, Callable[[], Any]]:
 
 def test_no_retries_means_a_refused_connection_fails_at_once() -> None:
     """retry_connection_errors=False: one attempt, no wait for the pool (found: enqueue took 10 s)."""
-    with DBOSClient(system_database_url=_refused_url(), retry_connection_errors=False) as client:
+    with DBOSClient(system_database_url=_refused_url(), retry_connection_errors=False, lazy=True) as client:
         for name, call in _three_calls(client).items():
             start = time.monotonic()
             with pytest.raises(DatabaseUnavailableError, match="refused"):
@@ -222,10 +225,8 @@ def test_no_retries_means_a_refused_connection_fails_at_once() -> None:
 
 
 def test_no_retries_means_a_refused_connection_fails_at_once_async() -> None:
-    from dbos_client import AsyncDBOSClient
-
     async def main() -> None:
-        async with AsyncDBOSClient(system_database_url=_refused_url(), retry_connection_errors=False) as client:
+        async with AsyncDBOSClient(system_database_url=_refused_url(), retry_connection_errors=False, lazy=True) as client:
             for name, call in _three_calls(client).items():
                 start = time.monotonic()
                 with pytest.raises(DatabaseUnavailableError, match="refused"):
@@ -280,8 +281,6 @@ def test_a_hundred_waits_timing_out_together_all_return_none(runtime) -> None:
 
 
 def test_a_hundred_async_waits_timing_out_together_all_return_none(runtime) -> None:
-    from dbos_client import AsyncDBOSClient
-
     with DBOSClient(system_database_url=runtime.url) as setup:
         target = setup.enqueue({"queue_name": UNPOLLED_QUEUE, "workflow_name": "echo"}).workflow_id
 
@@ -292,3 +291,125 @@ def test_a_hundred_async_waits_timing_out_together_all_return_none(runtime) -> N
             return list(await asyncio.gather(*waits, return_exceptions=True))
 
     assert asyncio.run(main()) == [None] * 100
+
+
+# -- lazy=False (the default, as dbos.DBOSClient 3.4): the constructor connects -----------------
+
+
+def test_the_constructor_fails_at_once_on_an_unreachable_database(caplog: pytest.LogCaptureFixture) -> None:
+    """One attempt, as DBOS's constructor: no retries, even with an unbounded retry policy."""
+    url = _refused_url().replace("postgres@", "someone:s3cret-pw@")
+    threads_before = threading.active_count()
+    caplog.set_level(logging.DEBUG)
+    unbounded = RetryPolicy(max_attempts=None, budget_seconds=None)
+    start = time.monotonic()
+    with pytest.raises(DatabaseUnavailableError) as info:
+        DBOSClient(system_database_url=url, retry_policy=unbounded)
+    assert time.monotonic() - start < 2
+    assert "unreachable" in str(info.value) and "someone:***@127.0.0.1" in str(info.value)
+    assert "s3cret" not in str(info.value) and not any("s3cret" in r.getMessage() for r in caplog.records)
+    assert not any("retrying" in r.getMessage() for r in caplog.records)
+    assert threading.active_count() == threads_before  # nothing left running
+
+
+def test_the_constructor_is_bounded_by_the_connect_timeout() -> None:
+    """A server that takes the TCP connection and never answers: connect_timeout bounds the check."""
+    import socket
+
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(8)  # the kernel completes handshakes; nobody ever answers the startup packet
+        port = mute.getsockname()[1]
+        url = f"postgresql://postgres@127.0.0.1:{port}/db?connect_timeout=2"
+        start = time.monotonic()
+        with pytest.raises(DatabaseUnavailableError):
+            DBOSClient(system_database_url=url, retry_policy=RetryPolicy(max_attempts=None, budget_seconds=None))
+        assert 1.5 < time.monotonic() - start < 6
+
+
+def test_the_constructor_refuses_an_unknown_database_by_name() -> None:
+    from runtime import _with_dbname
+
+    url = _with_dbname(ADMIN_URL, "dbos_client_no_such_database")
+    start = time.monotonic()
+    with pytest.raises(ConnectionRejectedError, match='database "dbos_client_no_such_database" does not exist'):
+        DBOSClient(system_database_url=url)
+    assert time.monotonic() - start < 2
+
+
+def test_a_lazy_client_defers_connecting() -> None:
+    client = DBOSClient(system_database_url=_refused_url(), lazy=True, retry_connection_errors=False)
+    try:
+        with pytest.raises(DatabaseUnavailableError):
+            client.check_connection()
+    finally:
+        client.close()
+
+
+def test_a_database_without_the_schema_yet_is_for_the_first_call_to_report() -> None:
+    """DBOS's constructor checks only the connection: a database the application has not
+    migrated yet constructs, and the first call says what is missing."""
+    url = create_database(ADMIN_URL)
+    try:
+        client = DBOSClient(system_database_url=url)
+        try:
+            with pytest.raises(SchemaError, match="never creates or migrates"):
+                client.check_connection()
+        finally:
+            client.close()
+    finally:
+        drop_database(url, ADMIN_URL)
+
+
+@pytest.mark.postgres_only("counts server connections")
+def test_the_constructors_connection_serves_the_first_call(runtime) -> None:
+    with DBOSClient(system_database_url=runtime.url) as setup:
+        target = setup.enqueue({"queue_name": UNPOLLED_QUEUE, "workflow_name": "echo"}).workflow_id
+    assert _eventually(lambda: _our_connections(runtime.url) == 0)
+    client = DBOSClient(system_database_url=runtime.url)
+    try:
+        assert _our_connections(runtime.url) == 1  # connected, and kept in the pool
+        assert client._q is not None  # the schema was read on it: the first call reads nothing more
+        client.send(target, "hello")
+        assert _our_connections(runtime.url) == 1
+    finally:
+        client.close()
+
+
+@pytest.mark.postgres_only("LISTEN/NOTIFY")
+def test_use_listen_notify_true_starts_the_listener_in_the_constructor(runtime) -> None:
+    client = DBOSClient(system_database_url=runtime.url, use_listen_notify=True)
+    try:
+        hub = client._hub
+        assert hub is not None and len(hub._threads) == 2  # the listener and the poller, before any wait
+        assert _eventually(lambda: hub._state.listening)
+    finally:
+        client.close()
+    assert hub._threads == []
+
+
+def test_async_with_connects_unless_lazy() -> None:
+    url = _refused_url()
+
+    async def main() -> None:
+        client = AsyncDBOSClient(system_database_url=url)  # no I/O in the constructor: it cannot await
+        start = time.monotonic()
+        with pytest.raises(DatabaseUnavailableError):
+            async with client:
+                pass
+        assert time.monotonic() - start < 2
+        assert client._closed and client._pool is None  # closed: __aexit__ does not run after a failed entry
+        async with AsyncDBOSClient(system_database_url=url, lazy=True, retry_connection_errors=False) as lazy:
+            with pytest.raises(DatabaseUnavailableError):
+                await lazy.check_connection()
+
+    asyncio.run(main())
+
+
+def test_async_with_keeps_the_connection_it_checked(runtime) -> None:
+    async def main() -> None:
+        async with AsyncDBOSClient(system_database_url=runtime.url) as client:
+            assert client._q is not None
+            assert (await client.get_schema_info()).is_v3 == runtime.is_v3
+
+    asyncio.run(main())

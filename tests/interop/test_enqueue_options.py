@@ -267,6 +267,6 @@ def test_attribute_refusals_say_what_dbos_says() -> None:
     with pytest.raises(DBOSException) as theirs:
         validate_workflow_attributes([1])  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError) as ours:
-        client_side = DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db")
+        client_side = DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db", lazy=True)
         client_side.update_workflow_attributes("w", [1])  # type: ignore[arg-type]
     assert str(theirs.value) == f"DBOS Error: {ours.value}"

@@ -144,7 +144,7 @@ def test_refused_connection_is_one_clear_error_at_once(
 ) -> None:
     kwargs, words = REJECTIONS[case]
     caplog.set_level(logging.DEBUG)  # every logger, every level
-    client = DBOSClient(system_database_url=server.url(**_resolve(server, kwargs)))
+    client = DBOSClient(system_database_url=server.url(**_resolve(server, kwargs)), lazy=True)
     try:
         start = time.monotonic()
         with pytest.raises(Exception) as info:
@@ -168,7 +168,7 @@ def test_refused_connection_is_one_clear_error_at_once_async(
     caplog.set_level(logging.DEBUG)
 
     async def main() -> None:
-        async with AsyncDBOSClient(system_database_url=server.url(**_resolve(server, kwargs))) as client:
+        async with AsyncDBOSClient(system_database_url=server.url(**_resolve(server, kwargs)), lazy=True) as client:
             start = time.monotonic()
             with pytest.raises(Exception) as info:
                 await client.enqueue({"queue_name": QUEUE, "workflow_name": "echo"}, 1)

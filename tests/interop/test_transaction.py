@@ -140,6 +140,6 @@ def test_an_op_on_the_callers_async_connection(db: Db) -> None:
 
 
 def test_the_callers_connection_must_be_one_we_know() -> None:
-    client = DBOSClient(system_database_url="sqlite:///nowhere.sqlite")
+    client = DBOSClient(system_database_url="sqlite:///nowhere.sqlite", lazy=True)
     with pytest.raises(TypeError, match="psycopg Connection or a sqlite3 Connection"):
         client._run_on_connection(writes(1), object())

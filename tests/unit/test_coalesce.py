@@ -16,7 +16,7 @@ from dbos_client._ops import Query
 
 
 def _client() -> tuple[AsyncDBOSClient, list[Query]]:
-    client = AsyncDBOSClient(system_database_url="postgresql://u@127.0.0.1:1/never")
+    client = AsyncDBOSClient(lazy=True, system_database_url="postgresql://u@127.0.0.1:1/never")
     runs: list[Query] = []
 
     async def fake_execute_alone(query: Query) -> Any:

@@ -7,7 +7,7 @@ import time
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from dbos_client import DBOSClient, InvalidArgumentError, __version__
+from dbos_client import AsyncDBOSClient, DBOSClient, InvalidArgumentError, __version__
 from dbos_client._config import CONNECTION_APPLICATION_NAME, URL_ENV, DatabaseConfig, redact, resolve
 
 SECRET = "s3cret"
@@ -191,7 +191,7 @@ def test_password_never_in_display_url_or_repr(url: str) -> None:
     assert SECRET not in cfg.display_url
     assert SECRET not in repr(cfg)
     assert SECRET not in str(cfg)
-    client = DBOSClient(system_database_url=url)
+    client = DBOSClient(lazy=True, system_database_url=url)
     assert SECRET not in repr(client)
     assert SECRET not in str(client)
 
@@ -228,7 +228,7 @@ def test_password_never_in_errors(url: str) -> None:
     assert err.__cause__ is None
     assert err.__suppress_context__ or err.__context__ is None or SECRET not in str(err.__context__)
     with pytest.raises(InvalidArgumentError) as info2:
-        DBOSClient(system_database_url=url)
+        DBOSClient(lazy=True, system_database_url=url)
     assert SECRET not in str(info2.value)
 
 
@@ -257,7 +257,7 @@ def test_password_with_unencoded_url_delimiters_is_hidden(url: str) -> None:
     cfg = resolve(url)
     password = conninfo_to_dict(cfg.conninfo)["password"]
     assert password in (SECRET[:2] + "#" + SECRET[2:], SECRET[:2] + "?" + SECRET[2:])  # libpq sees it
-    for shown in (cfg.display_url, repr(cfg), repr(DBOSClient(system_database_url=url))):
+    for shown in (cfg.display_url, repr(cfg), repr(DBOSClient(lazy=True, system_database_url=url))):
         assert "s3" not in shown and "cret" not in shown
 
 
@@ -274,13 +274,13 @@ def test_database_config_repr_is_the_display_url() -> None:
     assert isinstance(cfg, DatabaseConfig)
 
 
-# -- constructing a client does no I/O ------------------------------------------------------
+# -- constructing a lazy client does no I/O (lazy=False connects: tests/interop/test_connections.py) --
 
 
 def test_client_construction_does_no_io() -> None:
     url = "postgresql://u:s3cret@127.0.0.1:1/db"  # nothing listens there
     start = time.monotonic()
-    client = DBOSClient(system_database_url=url)
+    client = DBOSClient(lazy=True, system_database_url=url)
     elapsed = time.monotonic() - start
     assert elapsed < 0.5
     assert client._pool is None
@@ -292,21 +292,21 @@ def test_client_construction_does_no_io() -> None:
 
 def test_client_context_manager_without_use_does_no_io() -> None:
     start = time.monotonic()
-    with DBOSClient(system_database_url="postgresql://u:s3cret@127.0.0.1:1/db") as client:
+    with DBOSClient(lazy=True, system_database_url="postgresql://u:s3cret@127.0.0.1:1/db") as client:
         assert client._pool is None
     assert time.monotonic() - start < 0.5
 
 
 def test_client_takes_the_url_from_the_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(URL_ENV, "postgresql://u:s3cret@127.0.0.1:1/envdb")
-    client = DBOSClient()
+    client = DBOSClient(lazy=True)
     assert "envdb" in repr(client)
     assert SECRET not in repr(client)
 
 
 def test_client_without_any_url_is_an_error() -> None:
     with pytest.raises(InvalidArgumentError, match=URL_ENV):
-        DBOSClient()
+        DBOSClient(lazy=True)
 
 
 @pytest.mark.parametrize(
@@ -326,15 +326,15 @@ def test_client_without_any_url_is_an_error() -> None:
 def test_client_argument_validation(kwargs: dict, name: str | None) -> None:
     url = "postgresql://u:s3cret@127.0.0.1:1/db"
     if name is None:
-        assert "schema='dbos'" in repr(DBOSClient(system_database_url=url, **kwargs))
+        assert "schema='dbos'" in repr(DBOSClient(lazy=True, system_database_url=url, **kwargs))
         return
     with pytest.raises(InvalidArgumentError, match=name) as info:
-        DBOSClient(system_database_url=url, **kwargs)
+        DBOSClient(lazy=True, system_database_url=url, **kwargs)
     assert SECRET not in str(info.value)
 
 
 def test_retry_connection_errors_false_means_one_attempt() -> None:
-    client = DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db", retry_connection_errors=False)
+    client = DBOSClient(lazy=True, system_database_url="postgresql://u@127.0.0.1:1/db", retry_connection_errors=False)
     assert client._retry_policy.max_attempts == 1
 
 
@@ -343,7 +343,7 @@ def test_dbos_constructor_keywords_are_accepted_where_they_mean_the_same() -> No
 
     client = DBOSClient(
         system_database_url="postgresql://u@127.0.0.1:1/db", sharding=False, system_database_polling_concurrency=4,
-        observability_query_timeout_sec=30.0, sys_db_idle_transaction_timeout_sec=60,
+        observability_query_timeout_sec=30.0, sys_db_idle_transaction_timeout_sec=60, lazy=True,
     )  # fmt: skip
     client.close()
 
@@ -352,7 +352,7 @@ def test_sharding_is_refused_with_the_reason() -> None:
     from dbos_client import DBOSClient
 
     with pytest.raises(InvalidArgumentError, match="sharding=True"):
-        DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db", sharding=True)
+        DBOSClient(lazy=True, system_database_url="postgresql://u@127.0.0.1:1/db", sharding=True)
 
 
 def test_a_failed_constructor_leaves_a_printable_object() -> None:
@@ -378,14 +378,14 @@ def test_listener_url_is_for_postgres_and_never_shown() -> None:
 def test_prepare_threshold_reaches_every_new_connection(threshold: int | None) -> None:
     from dbos_client import DBOSClient
 
-    client = DBOSClient(system_database_url="postgresql://u@h/d", prepare_threshold=threshold)
+    client = DBOSClient(lazy=True, system_database_url="postgresql://u@h/d", prepare_threshold=threshold)
     assert client._connect_kwargs(None)["prepare_threshold"] == threshold
 
 
 def test_statements_are_never_prepared_by_default() -> None:
     from dbos_client import DBOSClient
 
-    assert DBOSClient(system_database_url="postgresql://u@h/d")._connect_kwargs(None)["prepare_threshold"] is None
+    assert DBOSClient(lazy=True, system_database_url="postgresql://u@h/d")._connect_kwargs(None)["prepare_threshold"] is None
 
 
 @pytest.mark.parametrize("threshold", [-1, 1.5, "5", True])
@@ -393,7 +393,7 @@ def test_bad_prepare_threshold_is_named(threshold: object) -> None:
     from dbos_client import DBOSClient, InvalidArgumentError
 
     with pytest.raises(InvalidArgumentError, match="prepare_threshold"):
-        DBOSClient(system_database_url="postgresql://u@h/d", prepare_threshold=threshold)  # type: ignore[arg-type]
+        DBOSClient(lazy=True, system_database_url="postgresql://u@h/d", prepare_threshold=threshold)  # type: ignore[arg-type]
 
 
 # -- percent-encoded SQLite paths, decoded as SQLAlchemy (and so DBOS) decodes them ---------
@@ -444,7 +444,7 @@ class _Engine:
 
 
 def test_an_engine_gives_its_url_with_the_password() -> None:
-    client = DBOSClient(system_database_engine=_Engine(f"postgresql+psycopg://u:{SECRET}@127.0.0.1:1/app_sys"))
+    client = DBOSClient(system_database_engine=_Engine(f"postgresql+psycopg://u:{SECRET}@127.0.0.1:1/app_sys"), lazy=True)
     assert client._config.database == "app_sys"
     assert conninfo_to_dict(client._config.conninfo)["password"] == SECRET
     assert SECRET not in repr(client)
@@ -454,12 +454,13 @@ def test_the_engine_wins_over_the_url_as_in_dbos() -> None:
     client = DBOSClient(
         system_database_url="postgresql://bogus:url@not:42/fake",
         system_database_engine=_Engine("postgresql://u@127.0.0.1:1/real"),
+        lazy=True,
     )
     assert client._config.database == "real"
 
 
 def test_a_sqlite_engine_names_its_file() -> None:
-    client = DBOSClient(system_database_engine=_Engine("sqlite:///some/dir/app.sqlite"))
+    client = DBOSClient(system_database_engine=_Engine("sqlite:///some/dir/app.sqlite"), lazy=True)
     assert client._config.sqlite_path == "some/dir/app.sqlite"
 
 
@@ -467,3 +468,40 @@ def test_an_engine_with_a_bad_url_is_refused_without_its_password() -> None:
     with pytest.raises(InvalidArgumentError, match="mysql") as info:
         DBOSClient(system_database_engine=_Engine(f"mysql://u:{SECRET}@h/db"))
     assert SECRET not in str(info.value)
+
+
+# -- lazy and use_listen_notify, as dbos.DBOSClient 3.4 takes them ------------------------
+
+
+@pytest.mark.parametrize("cls", ["DBOSClient", "AsyncDBOSClient"])
+def test_lazy_with_an_explicit_listener_is_refused_before_any_io(cls: str) -> None:
+    import dbos_client
+    from dbos_client import DBOSException
+
+    client_class = getattr(dbos_client, cls)
+    with pytest.raises(DBOSException, match="lazy") as info:
+        client_class(system_database_url="postgresql://u:s3cret@127.0.0.1:1/db", lazy=True, use_listen_notify=True)
+    assert isinstance(info.value, InvalidArgumentError)
+    assert SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize("listen", [None, False])
+def test_lazy_without_an_explicit_listener_is_fine(listen: bool | None) -> None:
+    client = DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db", lazy=True, use_listen_notify=listen)
+    assert client._pool is None
+    assert client._poll_policy.use_notifications is (listen is None)
+    client.close()
+
+
+@pytest.mark.parametrize("listen", [1, "yes", 0])
+def test_use_listen_notify_is_a_bool_or_none(listen: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="use_listen_notify"):
+        DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db", lazy=True, use_listen_notify=listen)  # type: ignore[arg-type]
+
+
+def test_an_async_client_never_connects_in_its_constructor() -> None:
+    # lazy=False: entering ``async with`` connects (tests/interop/test_connections.py).
+    start = time.monotonic()
+    client = AsyncDBOSClient(system_database_url="postgresql://u:s3cret@127.0.0.1:1/db")
+    assert time.monotonic() - start < 0.5
+    assert client._pool is None

@@ -46,7 +46,7 @@ class Script:
 
 
 def run_sync(op: Callable[[], Op[Any]], script: Script, *, stream: bool = False) -> Any:
-    client = DBOSClient(system_database_url=URL, retry_policy=FAST)
+    client = DBOSClient(lazy=True, system_database_url=URL, retry_policy=FAST)
     client._execute_once = lambda query, limit: script.answer(query)  # type: ignore[method-assign]
     try:
         return list(client._iterate(op())) if stream else client._run(op())
@@ -56,7 +56,7 @@ def run_sync(op: Callable[[], Op[Any]], script: Script, *, stream: bool = False)
 
 def run_async(op: Callable[[], Op[Any]], script: Script, *, stream: bool = False) -> Any:
     async def main() -> Any:
-        client = AsyncDBOSClient(system_database_url=URL, retry_policy=FAST)
+        client = AsyncDBOSClient(lazy=True, system_database_url=URL, retry_policy=FAST)
 
         async def execute_once(query: Query, limit: float | None) -> Any:
             return script.answer(query)

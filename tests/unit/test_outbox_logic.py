@@ -290,7 +290,7 @@ def test_send_options_are_checked() -> None:
 
 
 def test_the_clients_refuse_a_bad_connection_before_any_io() -> None:
-    client = DBOSClient(system_database_url=URL)
+    client = DBOSClient(lazy=True, system_database_url=URL)
     with pytest.raises(InvalidArgumentError, match="got builtins.object"):
         client.enqueue_in_transaction(object(), {"queue_name": "q", "workflow_name": "w"})
     with pytest.raises(InvalidArgumentError, match="got builtins.int"):
@@ -298,7 +298,7 @@ def test_the_clients_refuse_a_bad_connection_before_any_io() -> None:
     assert client._pool is None
 
     async def main() -> None:
-        aclient = AsyncDBOSClient(system_database_url=URL)
+        aclient = AsyncDBOSClient(lazy=True, system_database_url=URL)
         with pytest.raises(InvalidArgumentError, match="synchronous connection"):
             await aclient.send_in_transaction(psycopg.Connection.__new__(psycopg.Connection), "a", 1)
         await aclient.close()

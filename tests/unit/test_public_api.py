@@ -139,11 +139,11 @@ def test_every_constructor_parameter_is_keyword_only() -> None:
 def test_omitted_constructor_arguments_are_refused_not_ignored(name: str) -> None:
     with pytest.raises(dbos_client.InvalidArgumentError, match=name):
         unsupported: dict[str, Any] = {name: object()}
-        DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db", **unsupported)
+        DBOSClient(lazy=True, system_database_url="postgresql://u@127.0.0.1:1/db", **unsupported)
 
 
 def test_handle_does_no_io() -> None:
-    client = DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db")
+    client = DBOSClient(lazy=True, system_database_url="postgresql://u@127.0.0.1:1/db")
     handle: WorkflowHandle[Any] = WorkflowHandle(client, "wf-1")
     assert handle.workflow_id == handle.get_workflow_id() == "wf-1"
     assert repr(handle) == "WorkflowHandle('wf-1')"

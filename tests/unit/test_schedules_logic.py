@@ -240,7 +240,7 @@ def test_debounce_checks_its_arguments_at_once() -> None:
     with pytest.raises(InvalidArgumentError, match="debounce_key"):
         _debounce.debounce(core(), options, None, None, None, 3, 1, (), {})
     with pytest.raises(InvalidArgumentError, match="debounce_timeout_sec"):
-        DebouncerClient(DBOSClient(system_database_url="postgresql://u@127.0.0.1:1/db"), options, debounce_timeout_sec=-1)  # type: ignore[arg-type]
+        DebouncerClient(DBOSClient(lazy=True, system_database_url="postgresql://u@127.0.0.1:1/db"), options, debounce_timeout_sec=-1)  # type: ignore[arg-type]
 
 
 def test_debounce_decisions_are_dbos() -> None:

@@ -36,6 +36,6 @@ def test_a_lone_surrogate_never_reaches_a_statement(where: str) -> None:
 def test_read_stream_offset_is_bounded_like_read_stream(offset: int) -> None:
     from dbos_client import DBOSClient, InvalidArgumentError
 
-    client = DBOSClient(system_database_url="postgresql://u@h/d")
+    client = DBOSClient(lazy=True, system_database_url="postgresql://u@h/d")
     with pytest.raises(InvalidArgumentError, match="offset must be an integer from 0 to 2147483647"):
         client.read_stream_offset("wf", "k", offset)

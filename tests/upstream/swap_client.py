@@ -11,6 +11,10 @@ a fixture. Two things are adapted to this machine, not to the client:
 * only the client tests run: those that use the ``client`` fixture or name
   ``DBOSClient`` in their source.
 
+DBOS's helper scripts that a test runs in a subprocess (``tests/client_worker.py``) get the
+same database names, and DBOS's ``tests`` package on their path as a development install of
+dbos has it (``sitecustomize.py`` beside this file, set up by ``pytest_configure``).
+
 One private attribute is supplied, since DBOS's tests reach into ``dbos.DBOSClient``'s
 internals for it: ``client._sys_db.engine``, a SQLAlchemy engine on the client's system
 database (the in-transaction tests open the caller's connection or Session on it, and
@@ -28,6 +32,7 @@ is for a user who swaps only the client's import.
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import sys
 import uuid
@@ -37,12 +42,12 @@ import dbos
 import dbos._client
 import dbos._debouncer
 import pytest
+from upstream_databases import database_names, unique_urls
 
 import dbos_client
 
 SUFFIX = uuid.uuid4().hex[:8]
-USER_DB = f"dbostestpy_{SUFFIX}"
-SYSTEM_DB = f"dbostestpy_{SUFFIX}_dbos_sys"
+USER_DB, SYSTEM_DB = database_names(SUFFIX)
 
 
 def _swap() -> None:
@@ -95,11 +100,13 @@ _swap()
 
 
 def _unique_urls() -> tuple[str, str]:
-    password = os.environ.get("PGPASSWORD", "dbos")
-    return (
-        f"postgresql://postgres:{password}@localhost:5432/{USER_DB}",
-        f"postgresql+psycopg://postgres:{password}@localhost:5432/{SYSTEM_DB}",
-    )
+    return unique_urls(SUFFIX)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # For DBOS's helper scripts this process starts (sitecustomize.py): set now, after this
+    # process's own start-up, so only its subprocesses see it.
+    os.environ["DBOS_CLIENT_UPSTREAM_CHILD"] = json.dumps({"root": str(config.rootpath), "suffix": SUFFIX})
 
 
 def pytest_plugin_registered(plugin: Any) -> None:
