@@ -36,6 +36,7 @@ from .errors import (
     DeduplicatedError,
     InvalidArgumentError,
     MaxRecoveryAttemptsExceededError,
+    QueueNotFoundError,
     ResultTimeoutError,
     ScheduleConflictError,
     ScheduleNotFoundError,
@@ -143,5 +144,6 @@ __all__ = [
     "WorkflowSchedule",
     "ClientScheduleInput",
     "ScheduleNotFoundError",
+    "QueueNotFoundError",
     "ScheduleConflictError",
 ]

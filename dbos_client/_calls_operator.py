@@ -126,6 +126,26 @@ def retrieve_queue(core: ClientCore, name: Any) -> Op[Queue | None]:
     return _with_queries(None, lambda q: ops.retrieve_queue(q, name))
 
 
+def set_queue(core: ClientCore, name: str, attr: str, value: Any) -> Op[Queue]:
+    """A ``Queue`` setter: DBOS's checks of the value alone, eagerly; those against the row's
+    other limits run in the op, on the row as stored."""
+    if attr in ("limiter", "partition_limiter"):
+        _rate_limit(value, attr)
+        if value is not None:
+            value = {"limit": value["limit"], "period": _number(value["period"], f"{attr}['period']")}
+    elif attr == "polling_interval_sec":
+        value = _number(value, attr)
+        if value <= 0.0:
+            raise InvalidArgumentError("polling_interval_sec must be positive")
+    elif attr in ("partition_concurrency", "partition_worker_concurrency"):
+        value = _int_or_none(value, attr, 1)
+    elif attr in ("concurrency", "worker_concurrency"):
+        value = _int_or_none(value, attr)
+    else:  # pragma: no cover - the Queue's methods name only the fields above
+        raise InvalidArgumentError(f"Queue has no setting {attr!r}")
+    return _with_queries(None, lambda q: ops.set_queue(q, name, attr, value))
+
+
 def delete_queue(core: ClientCore, name: Any) -> Op[None]:
     require_text(name, "name")
     return _with_queries(None, lambda q: ops.delete_queue(q, name))

@@ -12,8 +12,9 @@ is refused with a ``SchemaError`` naming it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from psycopg import errors as pgerr
@@ -25,7 +26,9 @@ from ._sql_common import INTERNAL_QUEUE, Target
 from .errors import (
     ApplicationVersionNotFoundError,
     DBOSNonExistentWorkflowError,
+    InvalidArgumentError,
     NameConflictError,
+    QueueNotFoundError,
     SchemaError,
     WorkflowIdConflictError,
     WorkflowStateError,
@@ -141,6 +144,94 @@ def retrieve_queue(q: Queries, name: str) -> Op[Queue | None]:
     _require(q, "retrieve_queue", "queues", since="2.20")
     row = yield Query(operator_queries(q).get_queue, {"name": name}, fetch="one", read_only=True)
     return None if row is None else queue_from_row(row)
+
+
+def _over(value: int | None, limit: int | None) -> bool:
+    return value is not None and limit is not None and value > limit
+
+
+def queue_setting(current: Queue, attr: str, value: Any) -> dict[str, Any]:
+    """The queues columns that set ``attr`` (a ``Queue`` field) to ``value``, after DBOS's
+    setters' checks against the row's other limits (their messages, as InvalidArgumentError)."""
+    c = current
+    checks: list[tuple[bool, str]] = []
+    if attr == "concurrency":
+        checks = [
+            (_over(c.worker_concurrency, value), "worker_concurrency must be less than or equal to concurrency"),
+            (_over(c.partition_concurrency, value),
+             "partition_concurrency must be less than or equal to global_concurrency"),
+            (_over(c.partition_worker_concurrency, value),
+             "partition_worker_concurrency must be less than or equal to concurrency"),
+        ]  # fmt: skip
+    elif attr == "worker_concurrency":
+        checks = [
+            (_over(value, c.concurrency), "worker_concurrency must be less than or equal to concurrency"),
+            (_over(c.partition_worker_concurrency, value),
+             "partition_worker_concurrency must be less than or equal to worker_concurrency"),
+        ]  # fmt: skip
+    elif attr == "partition_concurrency":
+        checks = [
+            (_over(value, c.concurrency), "partition_concurrency must be less than or equal to global_concurrency"),
+            (_over(c.partition_worker_concurrency, value),
+             "partition_concurrency must be greater than or equal to partition_worker_concurrency"),
+        ]  # fmt: skip
+    elif attr == "partition_worker_concurrency":
+        checks = [
+            (_over(value, c.partition_concurrency),
+             "partition_worker_concurrency must be less than or equal to partition_concurrency"),
+            (_over(value, c.worker_concurrency),
+             "partition_worker_concurrency must be less than or equal to worker_concurrency"),
+            (_over(value, c.concurrency), "partition_worker_concurrency must be less than or equal to concurrency"),
+        ]  # fmt: skip
+    for failed, message in checks:
+        if failed:
+            raise InvalidArgumentError(message)
+    if attr in ("limiter", "partition_limiter"):
+        prefix = "rate_limit" if attr == "limiter" else "partition_rate_limit"
+        columns = {f"{prefix}_max": value["limit"] if value else None,
+                   f"{prefix}_period_sec": value["period"] if value else None}  # fmt: skip
+    else:
+        columns = {attr: value}
+    if attr.startswith("partition_"):
+        # Legacy column other SDKs still read: any per-partition limit makes the queue partitioned.
+        after = replace(current, **{attr: value})
+        columns["partition_queue"] = any(
+            v is not None
+            for v in (after.partition_concurrency, after.partition_worker_concurrency, after.partition_limiter)
+        )
+    return columns
+
+
+def set_queue(q: Queries, name: str, attr: str, value: Any) -> Op[Queue]:
+    """Check and write one setting of the queue in one transaction; the row as written.
+
+    The row is read (locked, on Postgres) first, as DBOS's setters refresh before their
+    checks, so the limits checked are the ones the write lands beside.
+    """
+    _require(q, f"set_{attr}", "queues", since="2.20")
+    oq = operator_queries(q)
+
+    def body() -> Generator[Any, Any, Queue]:
+        row = yield Query(oq.lock_queue, {"name": name}, fetch="one")
+        if row is None:
+            raise QueueNotFoundError(f"Queue {name} not found in the database", queue_name=name)
+        current = queue_from_row(row)
+        columns = queue_setting(current, attr, value)
+        absent = [c for c, v in columns.items() if not q.info.has("queues", c) and v not in (None, False)]
+        if absent:
+            raise SchemaError(
+                f"set_{attr}: {q.info.describe()} has no queues column(s) {', '.join(absent)} "
+                "(per-partition limits need DBOS 2.31 or later)",
+                schema=q.info.schema,
+            )
+        columns = {c: v for c, v in columns.items() if q.info.has("queues", c)}
+        if q.info.has("queues", "updated_at"):
+            columns["updated_at"] = int(time.time() * 1000)
+        statement = oq.render(so.update_queue(oq.target, list(columns)))
+        yield Query(statement, {"name": name, **columns}, fetch="none")
+        return replace(current, **{attr: value})
+
+    return (yield Transaction(body))  # type: ignore[no-any-return]
 
 
 def delete_queue(q: Queries, name: str) -> Op[None]:

@@ -98,6 +98,18 @@ def upsert_queue(t: Target, columns: Sequence[str], update_existing: bool) -> sq
     )
 
 
+def lock_queue(t: Target) -> sql.Composed:
+    """``get_queue``, locking the row on Postgres so a setter checks the limits it writes beside
+    (SQLite's write transaction already excludes other writers)."""
+    return get_queue(t) if t.sqlite else sql.SQL("{} FOR UPDATE").format(get_queue(t))
+
+
+def update_queue(t: Target, columns: Sequence[str]) -> sql.Composed:
+    """Params %(name)s and the named params ``columns``: a setter's partial update (DBOS's ``update_queue``)."""
+    sets = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(c), sql.Placeholder(c)) for c in columns)
+    return sql.SQL("UPDATE {s}.queues SET {sets} WHERE name = %(name)s").format(s=t.s, sets=sets)
+
+
 def delete_queue(t: Target) -> sql.Composed:
     return sql.SQL("DELETE FROM {s}.queues WHERE name = %(name)s").format(s=t.s)
 
@@ -428,6 +440,10 @@ class OperatorQueries:
     @cached_property
     def queue_owner(self) -> str:
         return self.render(queue_owner(self._t))
+
+    @cached_property
+    def lock_queue(self) -> str:
+        return self.render(lock_queue(self._t))
 
     @cached_property
     def delete_queue(self) -> str:

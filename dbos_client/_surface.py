@@ -30,7 +30,7 @@ from ._lazy import schedules as _schedules
 from ._ops import Op
 from ._options import no_shard_key
 from ._serialization import FormatChoice
-from .models import SendMessage
+from .models import Queue, SendMessage, bind_queue
 
 if TYPE_CHECKING:
     from ._base import ClientBase
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
         EnqueueItem,
         EnqueueOptions,
         ListWorkflowsFilters,
-        Queue,
         QueueRateLimit,
         VersionInfo,
         WorkflowSchedule,
@@ -125,6 +124,19 @@ def adopt(shell: type) -> None:
         if getattr(member, "__module__", None) == __name__ and callable(member):
             member.__qualname__ = f"{shell.__qualname__}.{name}"
             member.__module__ = shell.__module__
+
+
+def _bound_queue(client: Any, queue: Queue) -> Queue:
+    """The queue, bound to the client that read it, for DBOS's setters on it."""
+    return bind_queue(queue, client)
+
+
+def _bound_optional_queue(client: Any, queue: Queue | None) -> Queue | None:
+    return None if queue is None else bind_queue(queue, client)
+
+
+def _bound_queues(client: Any, queues: list[Queue]) -> list[Queue]:
+    return [bind_queue(queue, client) for queue in queues]
 
 
 def _then(op: Op[Any], value: T) -> Op[T]:
@@ -363,7 +375,8 @@ def register_queue(
     existing queue's limits, ``"never_update"`` leaves them. ``application_name`` (default:
     the client's) owns the queue; None registers it unclaimed, polled by every application.
     ``concurrency`` is DBOS's deprecated name for ``global_concurrency``. Returns the row as
-    stored (a snapshot).
+    stored: a snapshot bound to this client, whose DBOS setters (``set_global_concurrency``...)
+    write through (see ``Queue``).
 
     Raises:
         InvalidArgumentError: inconsistent limits, a reserved name, or
@@ -381,7 +394,8 @@ def register_queue(
 
 
 def retrieve_queue(client: ClientBase, name: str) -> Op[Queue | None]:
-    """The queue's current settings, or None if no such queue. One query; never blocks."""
+    """The queue's current settings (bound to this client, for its setters), or None if no such
+    queue. One query; never blocks."""
     return _calls_operator.retrieve_queue(client._core, name)
 
 

@@ -92,15 +92,20 @@ def _handles(client: DBOSClient, workflow_ids: list[str]) -> list[WorkflowHandle
     return [WorkflowHandle(client, workflow_id) for workflow_id in workflow_ids]
 
 
-def _on_twin(method: Callable[Concatenate[AsyncDBOSClient, P], T]) -> Callable[Concatenate[DBOSClient, P], T]:
+def _on_twin(
+    method: Callable[Concatenate[AsyncDBOSClient, P], T], rebind: Callable[[Any, Any], Any] | None = None
+) -> Callable[Concatenate[DBOSClient, P], T]:
     """DBOS's ``x_async`` name on DBOSClient: ``AsyncDBOSClient.x``, run on the client's async twin.
 
     Written once, in AsyncDBOSClient; the alias takes its signature, docstring and types.
+    ``rebind(client, result)`` binds the queues it returns to this client rather than the
+    twin, so their sync setters work as on the ones ``register_queue`` returns.
     """
     if inspect.iscoroutinefunction(method):
 
         async def on_twin_async(self: DBOSClient, /, *args: P.args, **kwargs: P.kwargs) -> Any:
-            return await method(self._twin(), *args, **kwargs)
+            result = await method(self._twin(), *args, **kwargs)
+            return result if rebind is None else rebind(self, result)
 
         return functools.wraps(method)(on_twin_async)  # type: ignore[return-value]
 
@@ -309,14 +314,14 @@ class DBOSClient(ClientBase):
 
     # -- the operator's surface: queues, fork/rewind, application versions -------------
 
-    register_queue = _surface.blocking(_surface.register_queue)
-    register_queue_async = _on_twin(AsyncDBOSClient.register_queue)
-    retrieve_queue = _surface.blocking(_surface.retrieve_queue)
-    retrieve_queue_async = _on_twin(AsyncDBOSClient.retrieve_queue)
+    register_queue = _surface.blocking(_surface.register_queue, _surface._bound_queue)
+    register_queue_async = _on_twin(AsyncDBOSClient.register_queue, _surface._bound_queue)
+    retrieve_queue = _surface.blocking(_surface.retrieve_queue, _surface._bound_optional_queue)
+    retrieve_queue_async = _on_twin(AsyncDBOSClient.retrieve_queue, _surface._bound_optional_queue)
     delete_queue = _surface.blocking(_surface.delete_queue)
     delete_queue_async = _on_twin(AsyncDBOSClient.delete_queue)
-    list_queues = _surface.blocking(_surface.list_queues)
-    list_queues_async = _on_twin(AsyncDBOSClient.list_queues)
+    list_queues = _surface.blocking(_surface.list_queues, _surface._bound_queues)
+    list_queues_async = _on_twin(AsyncDBOSClient.list_queues, _surface._bound_queues)
     fork_workflow = _surface.blocking(_surface.fork_workflow, _handle)
     fork_workflow_async = _on_twin(AsyncDBOSClient.fork_workflow)
     rewind_workflow = _surface.blocking(_surface.rewind_workflow, _handle)

@@ -237,10 +237,10 @@ class AsyncDBOSClient(ClientBase):
 
     # -- the operator's surface: queues, fork/rewind, application versions -------------
 
-    register_queue = _surface.awaiting(_surface.register_queue)
-    retrieve_queue = _surface.awaiting(_surface.retrieve_queue)
+    register_queue = _surface.awaiting(_surface.register_queue, _surface._bound_queue)
+    retrieve_queue = _surface.awaiting(_surface.retrieve_queue, _surface._bound_optional_queue)
     delete_queue = _surface.awaiting(_surface.delete_queue)
-    list_queues = _surface.awaiting(_surface.list_queues)
+    list_queues = _surface.awaiting(_surface.list_queues, _surface._bound_queues)
     fork_workflow = _surface.awaiting(_surface.fork_workflow, _handle)
     rewind_workflow = _surface.awaiting(_surface.rewind_workflow, _handle)
     list_application_versions = _surface.awaiting(_surface.list_application_versions)

@@ -16,6 +16,7 @@
     │   ├── MaxRecoveryAttemptsExceededError   get_result on a dead-lettered workflow
     │   │   └── DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded
     │   ├── ScheduleNotFoundError (LookupError)  backfill/trigger of an unknown schedule
+    │   ├── QueueNotFoundError (LookupError)  a Queue's setter or getter on a deleted queue
     │   ├── ScheduleConflictError          schedule name taken, or owned by another application
     │   └── DBOSQueryTimeoutError          never raised here (no statement timeout is set)
     ├── DatabaseUnavailableError           transient failures outlived the retry budget
@@ -80,6 +81,7 @@ __all__ = [
     "DBOSStreamTimeoutError",
     "DBOSQueryTimeoutError",
     "ScheduleNotFoundError",
+    "QueueNotFoundError",
     "ScheduleConflictError",
 ]
 
@@ -394,6 +396,12 @@ class ScheduleNotFoundError(DBOSException, LookupError):
     """``backfill_schedule`` or ``trigger_schedule`` named a schedule that does not exist."""
 
     schedule_name: str
+
+
+class QueueNotFoundError(DBOSException, LookupError):
+    """A client-bound ``Queue``'s setter or ``get_*_async`` found no row of that name (deleted)."""
+
+    queue_name: str
 
 
 class ScheduleConflictError(DBOSException):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from typing_extensions import NotRequired, Required, TypedDict
 
 from ._serialization import WorkflowSerializationFormat
+from .errors import InvalidArgumentError, QueueNotFoundError
 
 __all__ = [
     "EnqueueOptions",
@@ -252,9 +253,14 @@ class QueueRateLimit(TypedDict):
 class Queue:
     """A queue's row in the system database, as ``register_queue``/``retrieve_queue``/``list_queues`` return it.
 
-    The fields ``dbos.Queue`` exposes, read once: a snapshot, not a live handle (DBOS's
-    Queue re-reads the row on each property access and has setters; change a queue with
-    ``register_queue``, which updates it by default). ``None`` means no limit.
+    The fields ``dbos.Queue`` exposes, read once: a snapshot (DBOS's Queue re-reads the
+    row on each property access). ``None`` means no limit. A queue a client returned is
+    bound to it, and has DBOS's setters: ``set_global_concurrency(8)`` checks the value
+    as DBOS does (``InvalidArgumentError``, DBOS's message), writes the row in one
+    transaction and updates this snapshot; ``get_global_concurrency_async()`` and the other
+    ``get_*_async`` re-read it. On a queue from ``AsyncDBOSClient`` only the ``*_async``
+    ones work. The binding is not part of ``==``, ``repr`` or a pickle: an unpickled or
+    hand-made Queue is a plain snapshot, and its setters raise.
     """
 
     name: str
@@ -280,6 +286,173 @@ class Queue:
     def database_backed_queue(self) -> bool:
         """Always True: every queue a client sees is a row of the queues table."""
         return True
+
+    # -- the binding to the client that returned it (not a field: not in ==, repr, pickle) --
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_client", None)
+        return state
+
+    def _bound(self) -> Any:
+        client = self.__dict__.get("_client")
+        if client is None:
+            raise InvalidArgumentError(
+                f"Queue {self.name!r} is a snapshot not bound to a client (made by hand, copied or unpickled): "
+                "get it from a client's register_queue, retrieve_queue or list_queues to change it"
+            )
+        return client
+
+    def _sync_client(self, method: str) -> Any:
+        client = self._bound()
+        if client._kind == "AsyncDBOSClient":
+            raise InvalidArgumentError(
+                f"Queue {self.name!r} came from an AsyncDBOSClient, whose calls run on its event loop: "
+                f"use 'await queue.{method}_async(...)'"
+            )
+        return client
+
+    async def _run_async(self, make: Any) -> Any:
+        client = self._bound()
+        # DBOSClient's *_async calls run on its AsyncDBOSClient twin, as its own do.
+        runner = client if client._kind == "AsyncDBOSClient" else client._twin()
+        return await runner._run(make(runner._core))
+
+    def _refresh(self, latest: Queue) -> None:
+        for f in fields(self):
+            object.__setattr__(self, f.name, getattr(latest, f.name))
+
+    def _set(self, attr: str, value: Any, method: str) -> None:
+        from ._calls_operator import set_queue
+
+        client = self._sync_client(method)
+        client._warn_in_event_loop(f"Queue.{method}", f"Queue.{method}_async")
+        self._refresh(client._run(set_queue(client._core, self.name, attr, value)))
+
+    async def _set_async(self, attr: str, value: Any) -> None:
+        from ._calls_operator import set_queue
+
+        self._refresh(await self._run_async(lambda core: set_queue(core, self.name, attr, value)))
+
+    async def _reread_async(self) -> None:
+        from ._calls_operator import retrieve_queue
+
+        latest = await self._run_async(lambda core: retrieve_queue(core, self.name))
+        if latest is None:
+            raise QueueNotFoundError(f"Queue {self.name} not found in the database", queue_name=self.name)
+        self._refresh(latest)
+
+    # DBOS's setters. Each: one transaction (read the row, locked on Postgres; check the value
+    # against its other limits; UPDATE), blocking the calling thread (the *_async ones: the
+    # awaiting task) for those round trips, with the client's retries on a lost connection.
+    # A deleted queue raises QueueNotFoundError.
+
+    def set_concurrency(self, value: int | None) -> None:
+        """Deprecated in DBOS for ``set_global_concurrency``; the same."""
+        self._set("concurrency", value, "set_concurrency")
+
+    async def set_concurrency_async(self, value: int | None) -> None:
+        await self._set_async("concurrency", value)
+
+    def set_global_concurrency(self, value: int | None) -> None:
+        """The most workflows of this queue running at once across all executors (None: no limit)."""
+        self._set("concurrency", value, "set_global_concurrency")
+
+    async def set_global_concurrency_async(self, value: int | None) -> None:
+        await self._set_async("concurrency", value)
+
+    def set_worker_concurrency(self, value: int | None) -> None:
+        """The most running at once on one executor; at most the global concurrency."""
+        self._set("worker_concurrency", value, "set_worker_concurrency")
+
+    async def set_worker_concurrency_async(self, value: int | None) -> None:
+        await self._set_async("worker_concurrency", value)
+
+    def set_partition_concurrency(self, value: int | None) -> None:
+        """The most running at once per partition key (at least 1)."""
+        self._set("partition_concurrency", value, "set_partition_concurrency")
+
+    async def set_partition_concurrency_async(self, value: int | None) -> None:
+        await self._set_async("partition_concurrency", value)
+
+    def set_partition_worker_concurrency(self, value: int | None) -> None:
+        """The most running at once per partition key on one executor (at least 1)."""
+        self._set("partition_worker_concurrency", value, "set_partition_worker_concurrency")
+
+    async def set_partition_worker_concurrency_async(self, value: int | None) -> None:
+        await self._set_async("partition_worker_concurrency", value)
+
+    def set_limiter(self, value: QueueRateLimit | None) -> None:
+        """At most ``limit`` starts per ``period`` seconds (None: no rate limit)."""
+        self._set("limiter", value, "set_limiter")
+
+    async def set_limiter_async(self, value: QueueRateLimit | None) -> None:
+        await self._set_async("limiter", value)
+
+    def set_partition_limiter(self, value: QueueRateLimit | None) -> None:
+        """The rate limit per partition key (None: none)."""
+        self._set("partition_limiter", value, "set_partition_limiter")
+
+    async def set_partition_limiter_async(self, value: QueueRateLimit | None) -> None:
+        await self._set_async("partition_limiter", value)
+
+    def set_polling_interval_sec(self, value: float) -> None:
+        """How often the application's workers poll the queue (positive); they see it on their next poll."""
+        self._set("polling_interval_sec", value, "set_polling_interval_sec")
+
+    async def set_polling_interval_sec_async(self, value: float) -> None:
+        await self._set_async("polling_interval_sec", value)
+
+    # DBOS's async getters: one query re-reads the row (into this snapshot); the sync
+    # attributes above stay the snapshot, since reading them cannot block here.
+
+    async def get_concurrency_async(self) -> int | None:
+        await self._reread_async()
+        return self.concurrency
+
+    async def get_global_concurrency_async(self) -> int | None:
+        await self._reread_async()
+        return self.concurrency
+
+    async def get_worker_concurrency_async(self) -> int | None:
+        await self._reread_async()
+        return self.worker_concurrency
+
+    async def get_partition_concurrency_async(self) -> int | None:
+        await self._reread_async()
+        return self.partition_concurrency
+
+    async def get_partition_worker_concurrency_async(self) -> int | None:
+        await self._reread_async()
+        return self.partition_worker_concurrency
+
+    async def get_limiter_async(self) -> QueueRateLimit | None:
+        await self._reread_async()
+        return self.limiter
+
+    async def get_partition_limiter_async(self) -> QueueRateLimit | None:
+        await self._reread_async()
+        return self.partition_limiter
+
+    async def get_polling_interval_sec_async(self) -> float:
+        await self._reread_async()
+        return self.polling_interval_sec
+
+    def enqueue(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """Refused, as on DBOS's client-bound Queue: use the client's ``enqueue``."""
+        raise InvalidArgumentError(
+            f"Cannot enqueue on queue {self.name} from a client-bound Queue object. Use DBOSClient.enqueue instead."
+        )
+
+    async def enqueue_async(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """Refused, as on DBOS's client-bound Queue: use the client's ``enqueue``."""
+        self.enqueue(func, *args, **kwargs)
+
+
+def bind_queue(queue: Queue, client: Any) -> Queue:
+    """Bind ``queue`` to the client that read it, for its setters (not a field: see Queue)."""
+    object.__setattr__(queue, "_client", client)
+    return queue
 
 
 class VersionInfo(TypedDict):

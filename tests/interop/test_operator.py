@@ -19,6 +19,7 @@ from dbos_client import (
     InvalidArgumentError,
     NameConflictError,
     Queue,
+    QueueNotFoundError,
     SchemaError,
     WorkflowIdConflictError,
     WorkflowNotFoundError,
@@ -137,6 +138,94 @@ def test_queue_ownership(client: DBOSClient, runtime: Runtime, uid: str) -> None
     handle = client.enqueue({"queue_name": f"own-{uid}", "workflow_name": "echo"}, 1)
     assert handle.get_result(timeout_seconds=60) == {"args": [1], "kwargs": {}}
     client.delete_queue(f"own-{uid}")
+
+
+def test_queue_setters_write_through_to_the_runtime(client: DBOSClient, uid: str) -> None:
+    name = f"setq-{uid}"
+    # Concurrency 0: the runtime polls the queue but starts nothing from it.
+    queue = client.register_queue(name, concurrency=0, worker_concurrency=0, polling_interval_sec=0.1)
+    handle = client.enqueue({"queue_name": name, "workflow_name": "echo"}, 5)
+    time.sleep(1.5)
+    assert handle.get_status().status == "ENQUEUED"
+    queue.set_worker_concurrency(None)
+    queue.set_global_concurrency(None)
+    assert handle.get_result(timeout_seconds=60) == {"args": [5], "kwargs": {}}
+    queue.set_concurrency(8)
+    queue.set_worker_concurrency(2)
+    queue.set_limiter({"limit": 10, "period": 2.0})
+    queue.set_polling_interval_sec(0.2)
+    expected = Queue(name, concurrency=8, worker_concurrency=2, limiter={"limit": 10, "period": 2.0},
+                     polling_interval_sec=0.2)  # fmt: skip
+    assert queue == expected and client.retrieve_queue(name) == expected
+    assert [q for q in client.list_queues() if q.name == name] == [expected]
+    # Checked against the row's other limits, as stored (another handle changed them).
+    other = client.retrieve_queue(name)
+    assert other is not None
+    other.set_worker_concurrency(1)
+    with pytest.raises(InvalidArgumentError, match="worker_concurrency must be less than or equal to concurrency"):
+        queue.set_concurrency(0)
+    queue.set_concurrency(1)
+    assert queue.worker_concurrency == 1 and client.retrieve_queue(name) == queue  # refreshed from the row
+    with pytest.raises(InvalidArgumentError, match="polling_interval_sec must be positive"):
+        queue.set_polling_interval_sec(0)
+    with pytest.raises(InvalidArgumentError, match="Use DBOSClient.enqueue"):
+        queue.enqueue(print, 1)
+    client.delete_queue(name)
+    with pytest.raises(QueueNotFoundError, match=f"Queue {name} not found in the database"):
+        queue.set_concurrency(3)
+
+
+def test_queue_partition_setters(client: DBOSClient, uid: str) -> None:
+    queue = client.register_queue(f"setp-{uid}", polling_interval_sec=0.1)
+    queue.set_partition_concurrency(2)
+    queue.set_partition_worker_concurrency(1)
+    queue.set_partition_limiter({"limit": 2, "period": 1.0})
+    with pytest.raises(InvalidArgumentError, match="must be less than or equal to partition_concurrency"):
+        queue.set_partition_worker_concurrency(3)
+    with pytest.raises(InvalidArgumentError, match="partition_concurrency must be less than or equal to global"):
+        queue.set_global_concurrency(1)
+    fresh = client.retrieve_queue(queue.name)
+    assert fresh == queue
+    assert (fresh.partition_concurrency, fresh.partition_worker_concurrency, fresh.partition_limiter) == (
+        2, 1, {"limit": 2, "period": 1.0},
+    )  # fmt: skip
+    queue.set_partition_limiter(None)
+    queue.set_partition_worker_concurrency(None)
+    queue.set_partition_concurrency(None)
+    assert client.retrieve_queue(queue.name) == Queue(queue.name, polling_interval_sec=0.1)
+    client.delete_queue(queue.name)
+
+
+def test_queue_setters_async(runtime: Runtime, client: DBOSClient, uid: str) -> None:
+    async def main() -> None:
+        async with AsyncDBOSClient(system_database_url=runtime.url) as aclient:
+            queue = await aclient.register_queue(f"asq-{uid}", concurrency=0, polling_interval_sec=0.1)
+            handle = await aclient.enqueue({"queue_name": queue.name, "workflow_name": "echo"}, 3)
+            await asyncio.sleep(1.5)
+            assert (await handle.get_status()).status == "ENQUEUED"
+            await queue.set_global_concurrency_async(None)
+            assert await handle.get_result(timeout_seconds=60) == {"args": [3], "kwargs": {}}
+            await queue.set_concurrency_async(8)
+            with pytest.raises(InvalidArgumentError, match="use 'await queue.set_concurrency_async"):
+                queue.set_concurrency(9)
+            listed = [q for q in await aclient.list_queues() if q.name == queue.name]
+            assert listed == [queue] and queue.concurrency == 8
+            client.retrieve_queue(queue.name).set_worker_concurrency(4)  # type: ignore[union-attr]
+            assert await queue.get_worker_concurrency_async() == 4 and queue.worker_concurrency == 4
+            await aclient.delete_queue(queue.name)
+            with pytest.raises(QueueNotFoundError):
+                await queue.get_concurrency_async()
+        # DBOSClient's async twins: their queues are the sync client's, with both kinds of setter.
+        twin_queue = await client.register_queue_async(f"atq-{uid}", polling_interval_sec=2.5)
+        await twin_queue.set_polling_interval_sec_async(0.1)
+        twin_queue.set_concurrency(5)
+        again = await client.retrieve_queue_async(twin_queue.name)
+        assert again == twin_queue and await again.get_polling_interval_sec_async() == 0.1
+        handle = await client.enqueue_async({"queue_name": twin_queue.name, "workflow_name": "echo"}, 4)
+        assert await handle.get_result(timeout_seconds=60) == {"args": [4], "kwargs": {}}
+        await client.delete_queue_async(twin_queue.name)
+
+    asyncio.run(main())
 
 
 def _insert_version(runtime: Runtime, name: str, timestamp: int, owner: str | None) -> None:
