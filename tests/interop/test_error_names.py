@@ -164,7 +164,10 @@ def test_an_unreachable_database_is_sqlalchemy_s_error_as_with_dbos_client() -> 
             theirs_client.enqueue(options)  # type: ignore[arg-type]
     finally:
         theirs_client.destroy()
-    client = dbos_client.DBOSClient(system_database_url=_UNREACHABLE, retry_connection_errors=False)
+    # The constructor's own check (lazy=False, as dbos.DBOSClient) raises the same class.
+    with pytest.raises(type(theirs.value)):
+        dbos_client.DBOSClient(system_database_url=_UNREACHABLE, retry_connection_errors=False)
+    client = dbos_client.DBOSClient(system_database_url=_UNREACHABLE, retry_connection_errors=False, lazy=True)
     try:
         client.enqueue(options)  # type: ignore[arg-type]
     except sqlalchemy.exc.DBAPIError as caught:
