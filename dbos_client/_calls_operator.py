@@ -164,9 +164,6 @@ def list_queues(core: ClientCore, application_name: Any) -> Op[list[Queue]]:
     return _with_queries(None, lambda q: ops.list_queues(q, names))
 
 
-_no_shard_key = no_shard_key
-
-
 def assigned_workflow_id() -> str | None:
     """The id of an enclosing ``dbos.SetWorkflowID`` block, for a caller who already uses
     DBOS in this process (never imports dbos; consumes the id, as DBOS's client does)."""
@@ -191,7 +188,7 @@ def fork(
     optional_text(queue_name, "queue_name")
     optional_text(queue_partition_key, "queue_partition_key")
     optional_text(forked_workflow_id, "forked_workflow_id")
-    _no_shard_key(shard_key)
+    no_shard_key(shard_key)
     children: dict[str, str] = {}
     if replacement_children is not None:
         if not isinstance(replacement_children, Mapping):
@@ -224,7 +221,7 @@ def rewind(
     optional_text(application_version, "application_version")
     optional_text(queue_name, "queue_name")
     optional_text(queue_partition_key, "queue_partition_key")
-    _no_shard_key(shard_key)
+    no_shard_key(shard_key)
     request = ops.RewindRequest(workflow_id, step, application_version, queue_name, queue_partition_key)
     return _with_queries(None, lambda q: ops.rewind(q, request))
 
